@@ -1,0 +1,1 @@
+"""Herald: queued Markdown news -> newsletter and social posts -> scheduled, recorded delivery."""

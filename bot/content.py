@@ -1,0 +1,80 @@
+"""The content model every stage passes along: a queued item, its campaign, and a problem found in either."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one file, reported as `PATH[:LINE]: FIELD: message`."""
+
+    path: str
+    field: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    key: str
+    name: str
+    hashtags: tuple[str, ...]
+    start: date
+    end: date
+
+    def active_on(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One queued news item, validated: every field holds a value of its documented type."""
+
+    id: str
+    path: Path
+    title: str
+    date: date
+    summary: str
+    publish_at: datetime  # aware
+    link: str | None = None
+    image: str | None = None
+    image_alt: str | None = None
+    image_credit: str | None = None
+    hashtags: tuple[str, ...] = ()
+    campaign: Campaign | None = None
+    channels: tuple[str, ...] = ("email", "x", "mastodon", "bluesky")
+    social: Mapping[str, str] = field(default_factory=dict)
+    body: str = ""
+    lang: str | None = None
+
+    @property
+    def campaign_active(self) -> bool:
+        """The campaign's hashtags apply while the item's publication day, local to its zone, is in range."""
+        return self.campaign is not None and self.campaign.active_on(self.publish_at.date())
+
+    @property
+    def all_hashtags(self) -> tuple[str, ...]:
+        """The item's own tags, then its active campaign's, de-duplicated without regard to case."""
+        tags = list(self.hashtags)
+        if self.campaign is not None and self.campaign_active:
+            tags.extend(self.campaign.hashtags)
+        return dedupe_tags(tags)
+
+
+def dedupe_tags(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    kept = []
+    for tag in tags:
+        key = tag.casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(tag)
+    return tuple(kept)

@@ -1,0 +1,132 @@
+"""Preview: write what goes out next (each post's API body, the next edition as HTML, text and .eml) and an index page."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import mail, social
+from .clock import next_slot
+from .content import Item, Problem
+from .queue import Queue
+from .render import day_label, environments, render_newsletter
+from .settings import PLATFORMS, Settings
+
+PREVIEW_TOKEN = "preview-only-token-not-for-use00"  # the length of a real token
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPost:
+    item: Item
+    post: social.Post
+    payload: dict[str, Any]
+    due: bool
+
+
+@dataclass(slots=True)
+class Plan:
+    """What goes out next as of `now`: posts not yet sent, and the next edition."""
+
+    now: datetime
+    posts: list[PlannedPost] = field(default_factory=list)
+    slot: datetime | None = None
+    edition_items: list[Item] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def plan(queue: Queue, settings: Settings, now: datetime,
+         done: Callable[[str, str], bool] = lambda item, platform: False,
+         in_edition: Callable[[str], bool] = lambda item: False) -> Plan:
+    """Posts due or scheduled and not done (those past the lateness window will be missed, so are left out),
+    and the email items due by the next newsletter slot that no edition holds yet."""
+    result = Plan(now, problems=list(queue.problems))
+    oldest = now - settings.max_lateness
+    for item in queue.items:
+        for platform in PLATFORMS:
+            if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform):
+                post = social.compose(item, platform)
+                body = social.payload(post, language=item.lang or settings.language,
+                                      visibility=settings.mastodon_visibility, created_at=item.publish_at)
+                result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
+    result.slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
+    result.edition_items = [i for i in queue.items
+                            if "email" in i.channels and i.publish_at <= result.slot and not in_edition(i.id)]
+    return result
+
+
+def record(post: social.Post, body: dict[str, Any]) -> dict[str, Any]:
+    """The file shape shared by the preview and the outbox."""
+    return {"platform": post.platform, "item": post.item, "payload": body}
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write(result: Plan, settings: Settings, out: Path) -> Path:
+    """Write the preview files into `out` (replacing an earlier preview's) and return index.html's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    _clear(out, PLATFORMS)
+    for planned in result.posts:
+        write_json(out / planned.post.platform / f"{planned.item.id}.json", record(planned.post, planned.payload))
+
+    newsletter = None
+    if result.edition_items and result.slot is not None:
+        token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
+        newsletter = render_newsletter(result.edition_items, settings, edition_date=result.slot.date(),
+                                       unsubscribe_url=token_url)
+        for name, content in (("newsletter.html", newsletter.html), ("newsletter.txt", newsletter.text)):
+            (out / name).write_text(content.replace(mail.TOKEN_PLACEHOLDER, PREVIEW_TOKEN), encoding="utf-8")
+        prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
+                                public_url=settings.effective_public_url, date=result.slot)
+        eml = prepared.message("subscriber@example.org", "Preview Subscriber", PREVIEW_TOKEN,
+                               f"<preview@{prepared.domain}>")
+        (out / "newsletter.eml").write_bytes(eml)
+
+    markup_env, _ = environments(str(settings.templates_dir or ""))
+    page = markup_env.get_template("preview/index.html.j2").render(
+        title=settings.title,
+        now=_local(result.now, settings),
+        zone=settings.timezone.key,
+        posts=[_card(p, settings) for p in sorted(result.posts, key=lambda p: (p.item.publish_at, p.item.id))],
+        slot=_local(result.slot, settings) if result.slot else None,
+        slot_day=day_label(result.slot.date()) if result.slot else "",
+        newsletter=newsletter,
+        problems=[str(p) for p in result.problems],
+    )
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+def _clear(out: Path, platforms: Iterable[str]) -> None:
+    for platform in platforms:
+        for old in (out / platform).glob("*.json"):
+            old.unlink()
+    for name in ("newsletter.html", "newsletter.txt", "newsletter.eml", "index.html"):
+        (out / name).unlink(missing_ok=True)
+
+
+def _local(instant: datetime, settings: Settings) -> str:
+    return instant.astimezone(settings.timezone).strftime("%a %d %b %Y, %H:%M")
+
+
+def _card(planned: PlannedPost, settings: Settings) -> dict[str, Any]:
+    post = planned.post
+    return {
+        "platform": post.platform,
+        "item": post.item,
+        "title": planned.item.title,
+        "when": _local(planned.item.publish_at, settings),
+        "due": planned.due,
+        "text": post.text,
+        "length": post.length,
+        "limit": post.limit,
+        "notes": post.notes,
+        "dropped": bool(post.dropped_tags),
+        "file": f"{post.platform}/{post.item}.json",
+    }

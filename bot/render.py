@@ -1,0 +1,154 @@
+"""The newsletter, from the due items: Jinja2 -> MJML -> HTML (mjml-python) plus a plain-text part, once per edition.
+
+The unsubscribe URL arrives as a fixed-length placeholder; per-recipient work later only fills it in.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import nh3
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from mjml import mjml2html
+
+from .content import Item
+from .errors import RenderError
+from .settings import Settings
+
+RTL = {"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps", "ur", "yi"}
+# What a Markdown body may keep once rendered: text structure and links, no scripts, styles or embeds.
+BODY_TAGS = {"p", "br", "a", "strong", "b", "em", "i", "ul", "ol", "li", "blockquote", "h2", "h3", "h4",
+             "code", "pre", "hr"}
+BODY_ATTRIBUTES = {"a": {"href", "title"}}
+BODY_SCHEMES = {"http", "https", "mailto"}
+
+_markdown = MarkdownIt("commonmark", {"html": True})
+
+
+@dataclass(frozen=True, slots=True)
+class Newsletter:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    item_ids: tuple[str, ...]
+
+
+def body_html(markdown: str) -> Markup:
+    """A Markdown body as HTML with anything unsafe removed (nh3), ready for the template."""
+    raw = _markdown.render(markdown)
+    # Headings in a body sit under the item's own title, so they start at h2.
+    raw = raw.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    clean = nh3.clean(raw, tags=BODY_TAGS, attributes=BODY_ATTRIBUTES, url_schemes=BODY_SCHEMES,
+                      link_rel="noopener noreferrer")
+    return Markup(clean.strip())
+
+
+def body_text(markdown: str) -> str:
+    """A Markdown body for the plain-text part: the source reads well as it is, less any raw HTML tags."""
+    if "<" not in markdown:
+        return markdown.strip()
+    return html.unescape(nh3.clean(markdown, tags=set())).strip()
+
+
+def day_label(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+@lru_cache(maxsize=8)
+def environments(templates_dir: str) -> tuple[Environment, Environment]:
+    """(MJML environment, autoescaped; text environment), both strict about undefined names."""
+    loaders = [FileSystemLoader(templates_dir)] if templates_dir else []
+    loader = ChoiceLoader(loaders + [PackageLoader("bot", "templates")])
+    markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, trim_blocks=False)
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    return markup, text
+
+
+def _entry(item: Item) -> dict[str, Any]:
+    return {
+        "title": item.title,
+        "date_label": day_label(item.date),
+        "campaign": item.campaign.name if item.campaign else "",
+        "summary": item.summary,
+        "body_html": body_html(item.body) if item.body else "",
+        "body_text": body_text(item.body) if item.body else "",
+        "image": item.image or "",
+        "image_alt": item.image_alt or "",
+        "image_credit": item.image_credit or "",
+        "link": item.link or "",
+        "hashtags": " ".join("#" + t for t in item.all_hashtags),
+    }
+
+
+def order(items: Sequence[Item]) -> list[Item]:
+    """Newest first: by news date, then by publication time."""
+    return sorted(items, key=lambda i: (i.date, i.publish_at, i.id), reverse=True)
+
+
+def subject_for(items: Sequence[Item], settings: Settings) -> str:
+    first = items[0].title
+    more = f" and {len(items) - 1} more" if len(items) > 1 else ""
+    return f"{settings.title}: {first}{more}"
+
+
+def preheader_for(items: Sequence[Item]) -> str:
+    """The inbox snippet: the lead item's summary, or the other titles when there are several."""
+    if len(items) > 1:
+        text = "Also: " + "; ".join(i.title for i in items[1:4])
+    else:
+        text = items[0].summary
+    return text if len(text) <= 140 else text[:139].rsplit(" ", 1)[0] + "…"
+
+
+def render_sources(
+    items: Sequence[Item],
+    settings: Settings,
+    *,
+    edition_date: date,
+    unsubscribe_url: str,
+    archive_url: str | None = None,
+    subject_prefix: str = "",
+) -> tuple[str, str, dict[str, Any]]:
+    """(MJML source, plain text, template context) of one edition."""
+    if not items:
+        raise RenderError("an edition needs at least one item")
+    ordered = order(items)
+    context = {
+        "lang": settings.language,
+        "rtl": settings.language in RTL,
+        "subject": subject_prefix + subject_for(ordered, settings),
+        "preheader": preheader_for(ordered),
+        "title": settings.title,
+        "edition_label": day_label(edition_date),
+        "items": [_entry(i) for i in ordered],
+        "item_ids": tuple(i.id for i in ordered),
+        "org_name": settings.org_name,
+        "org_address": settings.org_address,
+        "unsubscribe_url": unsubscribe_url,
+        "archive_url": archive_url,
+    }
+    markup_env, text_env = environments(str(settings.templates_dir or ""))
+    try:
+        source = markup_env.get_template("email/newsletter.mjml.j2").render(context)
+        text = text_env.get_template("email/newsletter.txt.j2").render(context)
+    except TemplateError as exc:
+        raise RenderError(f"newsletter template: {exc}") from exc
+    return source, text, context
+
+
+def render_newsletter(items: Sequence[Item], settings: Settings, **kwargs: Any) -> Newsletter:
+    """One edition's subject, preheader, HTML and text; everything per-recipient stays a placeholder."""
+    source, text, context = render_sources(items, settings, **kwargs)
+    try:
+        html_out = mjml2html(source, disable_comments=True, fonts={})
+    except ValueError as exc:
+        raise RenderError(f"newsletter MJML did not compile: {exc}") from exc
+    return Newsletter(context["subject"], context["preheader"], html_out, text, context["item_ids"])

@@ -1,0 +1,278 @@
+"""Settings: read once from the environment and `.env` into one frozen, typed object passed down the pipeline."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+PLATFORMS = ("x", "mastodon", "bluesky")
+CHANNELS = ("email",) + PLATFORMS
+# Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
+OWN_PREFIXES = ("BOT_",)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Secret:
+    """A value that must never be printed: repr, str and f-strings all show stars."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One newsletter slot: a weekday (0 = Monday) or None for every day, at a local time."""
+
+    weekday: int | None
+    at: time
+
+    def __str__(self) -> str:
+        day = "daily" if self.weekday is None else WEEKDAYS[self.weekday]
+        return f"{day} {self.at:%H:%M}"
+
+
+# --- parsers: each takes the raw string and returns the typed value or raises ValueError ----------
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return Path(raw.strip())
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw.strip()) if raw.strip() else None
+
+
+def _zone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{raw!r} is not an IANA time zone name (such as Europe/Zurich or UTC)") from None
+
+
+def parse_clock(raw: str) -> time:
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip())
+    if not m:
+        raise ValueError(f"{raw!r} is not a time of day as HH:MM")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def parse_schedule(raw: str) -> tuple[Slot, ...]:
+    slots = []
+    for part in raw.split(","):
+        words = part.split()
+        if len(words) != 2:
+            raise ValueError(f"{part.strip()!r} is not 'DAY HH:MM' (DAY is mon..sun or daily)")
+        day, clock = words[0].lower(), words[1]
+        if day == "daily":
+            weekday = None
+        elif day in WEEKDAYS or day in FULL_WEEKDAYS:
+            weekday = (WEEKDAYS.index(day) if day in WEEKDAYS else FULL_WEEKDAYS.index(day))
+        else:
+            raise ValueError(f"{words[0]!r} is not a weekday (mon..sun) or 'daily'")
+        slots.append(Slot(weekday, parse_clock(clock)))
+    return tuple(sorted(set(slots), key=lambda s: (s.weekday if s.weekday is not None else -1, s.at)))
+
+
+def parse_duration(raw: str) -> timedelta:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", raw)
+    if not m:
+        raise ValueError(f"{raw!r} is not a duration such as 90s, 30m, 24h or 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+    return timedelta(**{unit: int(m.group(1))})
+
+
+def _public_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{raw!r} is not an absolute http(s) URL without query or fragment")
+    return value
+
+
+def _language(raw: str) -> str:
+    if not re.fullmatch(r"[a-z]{2,3}", raw.strip()):
+        raise ValueError(f"{raw!r} is not an ISO 639-1 language code such as en or fr")
+    return raw.strip()
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{raw!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    attr: str
+    parse: Callable[[str], Any]
+    default: str
+    secret: bool = False
+
+
+# The one table of settings: name -> how to parse it, its default. .env.example and the README document each.
+SPECS: dict[str, Spec] = {
+    "BOT_STATE_DIR": Spec("state_dir", _path, "var"),
+    "BOT_QUEUE_DIR": Spec("queue_dir", _path, "content_queue"),
+    "BOT_TEMPLATES_DIR": Spec("templates_dir", _optional_path, ""),
+    "BOT_TIMEZONE": Spec("timezone", _zone, "UTC"),
+    "BOT_NEWSLETTER_SCHEDULE": Spec("newsletter_schedule", parse_schedule, "fri 10:00"),
+    "BOT_DEFAULT_POST_TIME": Spec("default_post_time", parse_clock, "09:00"),
+    "BOT_MAX_LATENESS": Spec("max_lateness", parse_duration, "24h"),
+    "BOT_LANGUAGE": Spec("language", _language, "en"),
+    "BOT_ORG_NAME": Spec("org_name", _text, "Herald demo"),
+    "BOT_ORG_ADDRESS": Spec("org_address", _text, "Rue de l'Exemple 1, 1201 Geneva, Switzerland"),
+    "BOT_NEWSLETTER_NAME": Spec("newsletter_name", _text, ""),
+    "BOT_PUBLIC_URL": Spec("public_url", _public_url, ""),
+    "BOT_MASTODON_VISIBILITY": Spec("mastodon_visibility", _one_of("public", "unlisted", "private"), "public"),
+    "MAIL_FROM": Spec("mail_from", _text, ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    state_dir: Path
+    queue_dir: Path
+    templates_dir: Path | None
+    timezone: ZoneInfo
+    newsletter_schedule: tuple[Slot, ...]
+    default_post_time: time
+    max_lateness: timedelta
+    language: str
+    org_name: str
+    org_address: str
+    newsletter_name: str
+    public_url: str
+    mastodon_visibility: str
+    mail_from: str
+    # Where each value came from, for `bot config`; never holds a secret's value.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    # Outbox-safe stand-ins for settings a real backend must be given explicitly.
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or "http://localhost:8080"
+
+    @property
+    def effective_mail_from(self) -> str:
+        return self.mail_from or f"{self.org_name} <newsletter@localhost>"
+
+    @property
+    def title(self) -> str:
+        return self.newsletter_name or f"{self.org_name} news"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.state_dir / "outbox"
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value, so that output can be scrubbed of them."""
+        return [v.reveal() for v in (getattr(self, f.name) for f in fields(self)) if isinstance(v, Secret) and v]
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = Path(".env"),
+    overrides: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults, then `env_file`, then the environment, then `overrides`; unknown or malformed is an error."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, str] = {name: spec.default for name, spec in SPECS.items()}
+    sources = {name: "default" for name in SPECS}
+
+    if env_file is not None and env_file.is_file():
+        try:
+            file_values = dotenv_values(env_file)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{env_file}: not UTF-8 text") from None
+        for name, value in file_values.items():
+            if name not in SPECS:
+                raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
+            raw[name], sources[name] = value or "", str(env_file)
+    for name, value in environ.items():
+        if name in SPECS:
+            raw[name], sources[name] = value, "environment"
+        elif name.startswith(OWN_PREFIXES):
+            raise ConfigError(f"environment: {name}: unknown setting{_suggest(name)}")
+    for name, value in (overrides or {}).items():
+        if name not in SPECS:
+            raise ConfigError(f"{name}: unknown setting")
+        raw[name], sources[name] = value, "command line"
+
+    values: dict[str, Any] = {}
+    for name, spec in SPECS.items():
+        try:
+            values[spec.attr] = spec.parse(raw[name])
+        except ValueError as exc:
+            raise ConfigError(f"{sources[name]}: {name}: {exc}") from None
+    return Settings(**values, sources=sources)
+
+
+def _suggest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, SPECS, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, value, source) for every setting, secrets masked, for `bot config`."""
+    rows = []
+    by_attr = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    for name, spec in SPECS.items():
+        value = by_attr[spec.attr]
+        if isinstance(value, Secret):
+            shown = "(set)" if value else "(not set)"
+        elif isinstance(value, tuple):
+            shown = ", ".join(str(v) for v in value)
+        elif isinstance(value, time):
+            shown = f"{value:%H:%M}"
+        else:
+            shown = str(value)
+        rows.append((name, shown, settings.sources.get(name, "default")))
+    return rows
