@@ -18,6 +18,7 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FILE_BYTES = 1_000_000
 NULLS = ("", "~", "null", "Null", "NULL")
+PLAIN = (None, "")  # a plain (unquoted) scalar's style: None from PyYAML's parser, "" from libyaml's
 # A plain value followed on its line by ` #word` lost that part to YAML's comment rule.
 _CUT_BY_COMMENT = re.compile(r"[ \t]+#(\S+)")
 
@@ -48,7 +49,7 @@ class Document:
 
     def comment_after(self, node: yaml.Node) -> str | None:
         """The `#word` that YAML dropped as a comment right after a plain value, if any."""
-        if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        if not isinstance(node, yaml.ScalarNode) or node.style not in PLAIN:
             return None
         text = self.source_lines[node.end_mark.line] if node.end_mark.line < len(self.source_lines) else ""
         m = _CUT_BY_COMMENT.match(text[node.end_mark.column :])
@@ -121,7 +122,7 @@ def parse_yaml(path: str, front: str, body: str, first_line: int, what: str) -> 
 def _explain(exc: yaml.MarkedYAMLError) -> str:
     problem = (exc.problem or str(exc)).strip()
     hints = {
-        "mapping values are not allowed here": "a value that contains ': ' must be put in quotes",
+        "mapping values are not allowed": "a value that contains ': ' must be put in quotes",
         "found character '\\t' that cannot start any token": "use spaces, not tabs, to indent",
         "found undefined alias": "'*' starts a YAML alias: put the value in quotes",
         "expected alphabetic or numeric character": "'*' or '&' starts a YAML alias or anchor: put the value in quotes",
@@ -142,7 +143,7 @@ def _kind(node: yaml.Node) -> str:
 
 
 def is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.style is None and node.value in NULLS
+    return isinstance(node, yaml.ScalarNode) and node.style in PLAIN and node.value in NULLS
 
 
 def text(doc: Document, name: str, node: yaml.Node) -> str:

@@ -268,6 +268,8 @@ def _channels(doc: fm.Document, node: yaml.Node) -> tuple[str, ...]:
             raise Invalid("channels", f"unknown channel {value!r}{_did_you_mean(value, CHANNELS)}; "
                           f"choose from {', '.join(CHANNELS)}", line)
         chosen.append(value)
+    if not chosen:
+        raise Invalid("channels", "is empty: name at least one of " + ", ".join(CHANNELS), doc.line(node))
     return tuple(c for c in CHANNELS if c in chosen)
 
 

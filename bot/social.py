@@ -182,15 +182,22 @@ def compose(item: Item, platform: str, limit: int | None = None) -> Post:
     )
 
 
+# Scripts written without spaces between words: any boundary between their characters is a word boundary.
+_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]")
+
+
 def _cut_points(prose: str) -> tuple[list[int], list[int]]:
-    """Word boundaries, and (as a fallback for text without spaces) grapheme boundaries outside URLs and tags."""
-    words = [m.start() for m in regex.finditer(r"(?<=\S)\s", prose)]
+    """Word boundaries, and (as a fallback for long unbroken runs) grapheme boundaries; never inside a URL or tag."""
     protected = [m.span() for m in PROSE_URL.finditer(prose)] + [m.span() for m in HASHTAG.finditer(prose)]
-    clusters, pos = [], 0
+    words, clusters, pos = [], [], 0
     for g in GRAPHEME.findall(prose):
         pos += len(g)
-        if pos < len(prose) and not any(a < pos < b for a, b in protected):
-            clusters.append(pos)
+        if pos >= len(prose) or any(a < pos < b for a, b in protected):
+            continue
+        clusters.append(pos)
+        before, after = prose[pos - 1], prose[pos]
+        if (after.isspace() and not before.isspace()) or _UNSPACED.match(before) or _UNSPACED.match(after):
+            words.append(pos)
     return words, clusters
 
 

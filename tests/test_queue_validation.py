@@ -1,0 +1,155 @@
+"""Each validation rule, one fixture file per case: the problem names the file and the field, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import queue
+from bot.settings import Settings
+
+from .conftest import FIXTURES, SAMPLE_QUEUE, copy_fixture
+
+# case file -> (field, words the message must contain, line or None)
+ITEM_CASES: dict[str, tuple[str, str, int | None]] = {
+    "missing_title": ("title", "is required", None),
+    "empty_summary": ("summary", "is empty", 4),
+    "blank_title": ("title", "is empty", 2),
+    "no_front_matter": ("front matter", "must start with a line '---'", 1),
+    "unclosed_front_matter": ("front matter", "no closing '---'", 1),
+    "unknown_field": ("titel", "unknown field (did you mean 'title'?)", 2),
+    "bad_date": ("date", "is not a real date", 3),
+    "date_not_iso": ("date", "is not a date as YYYY-MM-DD", 3),
+    "bad_publish_at": ("publish_at", "is not 'YYYY-MM-DD HH:MM' or ISO 8601", 4),
+    "bad_publish_time": ("publish_at", "is not a real date and time (hour must be in 0..23)", 4),
+    "publish_at_in_dst_gap": ("publish_at", "does not exist in Europe/Zurich", 4),
+    "bad_time_zone": ("publish_at", "'Europe/Genf' is not an IANA time zone", 4),
+    "bad_offset": ("publish_at", "is not 'YYYY-MM-DD HH:MM' or ISO 8601", 4),
+    "link_relative": ("link", "must be an absolute http:// or https:// URL, not no scheme", 5),
+    "link_javascript": ("link", "must be an absolute http:// or https:// URL, not javascript:", 5),
+    "link_with_space": ("link", "contains a space", 5),
+    "image_without_alt": ("image_alt", "is required when image is set", 5),
+    "image_alt_without_image": ("image_alt", "has no image to go with", 5),
+    "image_data_url": ("image", "not data:", 5),
+    "unknown_channel": ("channels", "unknown channel 'twitter'", 5),
+    "no_channels": ("channels", "is empty", 5),
+    "unknown_campaign": ("campaign", "unknown campaign 'RenewIESOG' (did you mean 'RenewIESOGI'?)", 5),
+    "hashtag_with_space": ("hashtags", "'Renew IESOGI' may hold only letters, digits and '_'", 5),
+    "hashtag_with_punctuation": ("hashtags", "'HRC-41' may hold only letters, digits and '_'", 5),
+    "hashtag_with_hash": ("hashtags", "without '#'", 5),
+    "hashtag_read_as_comment": ("hashtags", "YAML read '#RenewIESOGI' as a comment", 6),
+    "hashtags_not_a_list": ("hashtags", "must be a list", 5),
+    "title_line_break": ("title", "contains a line break", 2),
+    "title_too_long": ("title", "at most 150", 2),
+    "title_not_text": ("title", "must be text, not a list", 2),
+    "title_with_control_character": ("title", "control character", 2),
+    "summary_too_long": ("summary", "one to three sentences", 4),
+    "override_too_long": ("social.bluesky", "is too long: with the link and hashtags it counts", 6),
+    "override_unknown_platform": ("social", "unknown platform 'linkedin'", 6),
+    "override_for_channel_not_used": ("social.mastodon", "mastodon is not among this item's channels", 6),
+    "broken_yaml": ("front matter", "broken YAML: mapping values are not allowed in this context (a value that contains ': '",
+                    4),
+    "tab_indent": ("front matter", "broken YAML", 6),
+    "comment_cut_value": ("summary", "YAML cut the value before '#RenewIESOGI'", 4),
+    "comment_emptied_value": ("summary", "is empty because YAML read '#RenewIESOGI' as a comment", 4),
+    "field_twice": ("title", "is given twice (lines 2 and 4)", 4),
+    "bad_lang": ("lang", "is not an ISO 639-1 language code", 5),
+    "bad_file_name!": ("id", "the file name 'bad_file_name!.md' is the item's id", None),
+    "front_matter_is_a_list": ("front matter", "must be a list of 'field: value' lines", 2),
+    "not_utf8": ("file", "is not UTF-8 text", 2),
+    "nul_bytes": ("file", "contains NUL bytes", 3),
+}
+
+
+def _load(settings: Settings, case: str) -> queue.Queue:
+    shutil.copy(FIXTURES / "campaigns.yaml", settings.queue_dir / "campaigns.yaml")
+    copy_fixture(f"invalid/{case}.md", settings.queue_dir)
+    return queue.load(settings)
+
+
+def test_every_invalid_fixture_has_a_case() -> None:
+    on_disk = {p.stem for p in (FIXTURES / "invalid").glob("*.md")}
+    assert on_disk == set(ITEM_CASES)
+
+
+@pytest.mark.parametrize("case", sorted(ITEM_CASES))
+def test_invalid_item_is_reported_by_file_and_field(settings: Settings, queue_dir: Path, case: str) -> None:
+    field, words, line = ITEM_CASES[case]
+    result = _load(settings, case)
+    assert result.items == []
+    matching = [p for p in result.problems if p.field == field]
+    assert matching, f"no problem on {field!r}; got {[str(p) for p in result.problems]}"
+    problem = matching[0]
+    assert words in problem.message
+    assert problem.path.endswith(f"{case}.md")
+    assert problem.line == line
+    expected_start = f"{problem.path}:{line}: {field}: " if line else f"{problem.path}: {field}: "
+    assert str(problem).startswith(expected_start)
+    assert "\n" not in str(problem)
+
+
+def test_duplicate_ids_in_subfolders_are_both_refused(settings: Settings, queue_dir: Path) -> None:
+    copy_fixture("duplicate", queue_dir)
+    result = queue.load(settings)
+    assert result.items == []
+    assert sorted(Path(p.path).name for p in result.problems if p.field == "id") == ["Vote.md", "vote.md"]
+    assert all("rename one" in p.message for p in result.problems)
+
+
+CAMPAIGN_CASES = {
+    "end_before_start": ("RenewIESOGI.end", "2019-06-24 is before start 2019-07-12", 5),
+    "missing_hashtags": ("RenewIESOGI.hashtags", "is required", 1),
+    "unknown_field": ("RenewIESOGI.ende", "unknown field (did you mean 'end'?)", 5),
+    "broken": ("campaigns", "broken YAML", 3),
+    "bad_hashtag": ("RenewIESOGI.hashtags", "may hold only letters", 3),
+    "bad_date": ("RenewIESOGI.start", "is not a real date", 4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAMPAIGN_CASES))
+def test_invalid_campaigns_file_is_reported_and_its_items_refused(settings: Settings, queue_dir: Path,
+                                                                  case: str) -> None:
+    field, words, line = CAMPAIGN_CASES[case]
+    shutil.copy(FIXTURES / "campaigns" / f"{case}.yaml", queue_dir / "campaigns.yaml")
+    (queue_dir / "vote.md").write_text("---\ntitle: A vote\ndate: 2019-07-12\nsummary: Yes.\n"
+                                       "campaign: RenewIESOGI\n---\n", encoding="utf-8")
+    result = queue.load(settings)
+    campaign_problems = [p for p in result.problems if p.path.endswith("campaigns.yaml")]
+    assert [(p.field, p.line) for p in campaign_problems] == [(field, line)]
+    assert words in campaign_problems[0].message
+    # An item that names a broken campaign cannot know its hashtags: it is refused, not half-sent.
+    assert result.items == []
+    assert any(p.field == "campaign" and "campaigns.yaml is missing or has problems" in p.message
+               for p in result.problems)
+
+
+def test_every_campaign_fixture_has_a_case() -> None:
+    assert {p.stem for p in (FIXTURES / "campaigns").glob("*.yaml")} == set(CAMPAIGN_CASES)
+
+
+def test_valid_items_survive_beside_invalid_ones(settings: Settings, queue_dir: Path, write_item) -> None:
+    copy_fixture("invalid/broken_yaml.md", queue_dir)
+    write_item("good", "title: A good item\ndate: 2019-07-12\nsummary: All fine.")
+    result = queue.load(settings)
+    assert [i.id for i in result.items] == ["good"]
+    assert result.invalid_ids == {"broken_yaml"}
+
+
+def test_sample_queue_is_clean(sample_settings: Settings) -> None:
+    result = queue.load(sample_settings)
+    assert [str(p) for p in result.problems] == []
+    assert len(result.items) >= 10
+    assert len(result.campaigns) >= 2 and "RenewIESOGI" in result.campaigns
+    assert any(i.body for i in result.items)
+    assert any(i.image and i.image_alt and i.image_credit for i in result.items)
+    assert any(i.social for i in result.items)
+    assert any(i.channels == ("email",) for i in result.items)
+    assert {i.date.strftime("%Y-%m") for i in result.items} == {"2019-03", "2019-07"}
+
+
+def test_missing_queue_folder_is_a_problem_not_a_crash(make_settings) -> None:
+    settings = make_settings(BOT_QUEUE_DIR="/nonexistent/queue")
+    result = queue.load(settings)
+    assert [p.field for p in result.problems] == ["folder"]
