@@ -1,0 +1,85 @@
+"""Settings: one frozen typed object; unknown or malformed values are errors with the setting's name."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.settings import SPECS, Slot, load_settings, parse_schedule
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_need_nothing() -> None:
+    settings = load_settings(environ={}, env_file=None)
+    assert settings.state_dir == Path("var") and settings.queue_dir == Path("content_queue")
+    assert settings.timezone.key == "UTC"
+    assert settings.newsletter_schedule == (Slot(4, time(10, 0)),)
+    assert settings.default_post_time == time(9, 0)
+    assert settings.max_lateness == timedelta(hours=24)
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(environ={}, env_file=None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.timezone = None  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("BOT_TIMEZONE", "Europe/Genf", "not an IANA time zone"),
+    ("BOT_NEWSLETTER_SCHEDULE", "friday", "is not 'DAY HH:MM'"),
+    ("BOT_NEWSLETTER_SCHEDULE", "fri 25:00", "not a time of day"),
+    ("BOT_NEWSLETTER_SCHEDULE", "someday 10:00", "not a weekday"),
+    ("BOT_DEFAULT_POST_TIME", "9am", "not a time of day"),
+    ("BOT_MAX_LATENESS", "a day", "not a duration"),
+    ("BOT_PUBLIC_URL", "news.example.org", "absolute http(s) URL"),
+    ("BOT_LANGUAGE", "English", "ISO 639-1"),
+])
+def test_malformed_values_name_the_setting(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={name: value}, env_file=None)
+    assert str(caught.value).startswith(f"environment: {name}: ")
+    assert words in str(caught.value)
+
+
+def test_an_unknown_bot_variable_is_a_typo() -> None:
+    with pytest.raises(ConfigError, match="BOT_TIMEZNE: unknown setting \\(did you mean BOT_TIMEZONE\\?\\)"):
+        load_settings(environ={"BOT_TIMEZNE": "UTC"}, env_file=None)
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOT_TIMEZONE=Europe/Zurich\nBOT_ORG_NAME='Geneva Desk'\n# a comment\n")
+    settings = load_settings(environ={"BOT_ORG_NAME": "From env"}, env_file=env_file)
+    assert settings.timezone.key == "Europe/Zurich"
+    assert settings.org_name == "From env"
+    assert settings.sources["BOT_TIMEZONE"] == str(env_file)
+
+
+def test_unknown_key_in_env_file_is_an_error(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOT_QUEUE_DIRR=x\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(environ={}, env_file=env_file)
+
+
+def test_schedule_accepts_several_slots() -> None:
+    assert parse_schedule("daily 08:00") == (Slot(None, time(8, 0)),)
+    assert parse_schedule("Mon 10:00, thursday 9:30") == (Slot(0, time(10, 0)), Slot(3, time(9, 30)))
+
+
+def test_env_example_and_readme_document_every_setting() -> None:
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in SPECS:
+        assert f"\n{name}=" in example or f"\n# {name}=" in example, f"{name} missing from .env.example"
+        assert f"`{name}`" in readme, f"{name} missing from README.md"
+
+
+def test_env_example_loads_as_is(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, env_file=ROOT / ".env.example")
+    assert settings.timezone.key == "UTC"
