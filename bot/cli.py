@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -125,6 +126,152 @@ def config(app: App) -> None:
     """Show every setting, its value and where it came from (secrets are never shown)."""
     for name, value, source in describe(app.settings):
         click.echo(f"{name}={value}  # {source}")
+
+
+# --- running -------------------------------------------------------------------------------------------
+
+
+class _Redact(logging.Filter):
+    """Scrub every secret's value from log lines, whatever a library put in them."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.settings)
+        record.args = ()
+        return True
+
+
+def _logging(app: App) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(_Redact(app.settings))
+    root = logging.getLogger("herald")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if app.debug else logging.INFO)
+    root.propagate = False
+
+
+def _progress() -> Any:
+    """A progress bar on a terminal, plain log lines every tenth otherwise."""
+    from .report import progress_reporter
+
+    return progress_reporter(sys.stderr.isatty())
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Do everything due, then exit (0: all went out, 1: anything failed "
+              "or was skipped).")
+@click.option("--now", "now_raw", metavar="T", help="With --once: act as if it were T.")
+@click.pass_obj
+def run(app: App, once: bool, now_raw: str | None) -> None:
+    """Post each item at its time and send each edition at its slot; keep running unless --once."""
+    from . import report as report_mod
+    from .scheduler import run_forever, run_once, state_lock
+
+    if now_raw and not once:
+        raise click.UsageError("--now goes with --once (the simulated clock is `bot demo`)")
+    _logging(app)
+    with state_lock(app.settings):
+        if once:
+            with _progress() as progress:
+                result = run_once(app.settings, app.now(now_raw), progress=progress)
+            report_mod.print_run(result, app.settings)
+            sys.exit(0 if result.ok else 1)
+        run_forever(app.settings, lambda r: report_mod.print_run(r, app.settings, quiet=True))
+
+
+@cli.group()
+def newsletter() -> None:
+    """Send an edition now, or a test copy."""
+
+
+@newsletter.command("send")
+@click.option("--now", "now_raw", metavar="T", help="Act as if it were T.")
+@click.option("--test-to", metavar="ADDR", help="Send ADDR one copy of the next edition, marked [TEST]; "
+              "record nothing.")
+@click.pass_obj
+def newsletter_send(app: App, now_raw: str | None, test_to: str | None) -> None:
+    """Send one edition now with every email item due and not yet sent."""
+    from . import report as report_mod
+    from .scheduler import send_newsletter_now, send_test_copy, state_lock
+    from .subscribers import normalize_address
+
+    now = app.now(now_raw)
+    if test_to:
+        try:
+            address = normalize_address(test_to)
+        except ValueError as exc:
+            raise click.BadParameter(f"{test_to!r}: {exc}", param_hint="--test-to") from None
+        subject, where = send_test_copy(app.settings, now, address)
+        click.echo(f"sent a test copy of {subject!r} to {address} through {where}")
+        return
+    _logging(app)
+    with state_lock(app.settings), _progress() as progress:
+        result = send_newsletter_now(app.settings, now, progress=progress)
+    if not result.editions and not result.emails_sent:
+        click.echo("nothing new since the last edition: no edition sent", err=True)
+    report_mod.print_run(result, app.settings)
+    sys.exit(0 if result.ok or not result.editions else 1)
+
+
+@cli.command()
+@click.option("--now", "now_raw", metavar="T", help="Report as of T.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(app: App, now_raw: str | None, as_json: bool) -> None:
+    """What is scheduled next, what went out, what failed and why, what was missed."""
+    import json
+
+    from . import report as report_mod
+
+    data = report_mod.status(app.settings, app.now(now_raw))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        report_mod.print_status(data)
+
+
+@cli.command()
+@click.option("--from", "start_raw", metavar="T", help="Start of the simulated clock [default: a day before the "
+              "first item].")
+@click.option("--until", "until_raw", metavar="T", help="End [default: a week after the last item].")
+@click.option("--subscribers", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("demo-subscribers.csv"), show_default=True, help="Imported first, if it exists.")
+@click.pass_obj
+def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path) -> None:
+    """Play the queue's weeks on a simulated clock, into the outbox only, then show `bot status`."""
+    from datetime import timedelta
+
+    from . import queue
+    from . import report as report_mod
+    from . import subscribers
+    from .ledger import Ledger
+    from .scheduler import play, state_lock
+
+    items = queue.load(app.settings).items
+    if not items:
+        raise ConfigError(f"no valid item in {app.settings.queue_dir} to play")
+    start = app.now(start_raw) if start_raw else min(i.publish_at for i in items) - timedelta(days=1)
+    until = app.now(until_raw) if until_raw else max(i.publish_at for i in items) + timedelta(days=7)
+    with state_lock(app.settings):
+        if csv_path.exists():
+            with Ledger.open(app.settings.state_dir) as ledger:
+                imported = subscribers.import_csv(ledger, csv_path, start)
+            click.echo(f"subscribers from {csv_path}: {imported.added} added, {imported.existing} already there")
+        click.echo(f"playing {start.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} to "
+                   f"{until.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} ({app.settings.timezone.key}) "
+                   "on a simulated clock, into the outbox")
+        play(app.settings, start, until, lambda r: report_mod.print_run(r, app.settings, quiet=True, stamp=True))
+    click.echo(f"\noutbox: {app.settings.outbox_dir.resolve()}\n")
+    report_mod.print_status(report_mod.status(app.settings, until))
+
+
+from .cli_subscribers import subscribers_group  # noqa: E402  (the subcommands live in their own module)
+
+cli.add_command(subscribers_group)
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ PLATFORMS = ("x", "mastodon", "bluesky")
 CHANNELS = ("email",) + PLATFORMS
 # Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
 OWN_PREFIXES = ("BOT_",)
+EMAIL_BACKENDS = ("outbox", "off")
+SOCIAL_BACKENDS = ("outbox", "off")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -171,6 +173,11 @@ SPECS: dict[str, Spec] = {
     "BOT_PUBLIC_URL": Spec("public_url", _public_url, ""),
     "BOT_MASTODON_VISIBILITY": Spec("mastodon_visibility", _one_of("public", "unlisted", "private"), "public"),
     "MAIL_FROM": Spec("mail_from", _text, ""),
+    "BOT_SECRET": Spec("secret", _secret, "", secret=True),
+    "BOT_EMAIL_BACKEND": Spec("email_backend", _one_of(*EMAIL_BACKENDS), "outbox"),
+    "BOT_X_BACKEND": Spec("x_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
+    "BOT_MASTODON_BACKEND": Spec("mastodon_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
+    "BOT_BLUESKY_BACKEND": Spec("bluesky_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
 }
 
 
@@ -190,6 +197,11 @@ class Settings:
     public_url: str
     mastodon_visibility: str
     mail_from: str
+    secret: Secret
+    email_backend: str
+    x_backend: str
+    mastodon_backend: str
+    bluesky_backend: str
     # Where each value came from, for `bot config`; never holds a secret's value.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -205,6 +217,15 @@ class Settings:
     @property
     def title(self) -> str:
         return self.newsletter_name or f"{self.org_name} news"
+
+    @property
+    def backends(self) -> dict[str, str]:
+        return {"email": self.email_backend, "x": self.x_backend, "mastodon": self.mastodon_backend,
+                "bluesky": self.bluesky_backend}
+
+    @property
+    def outbox_only(self) -> bool:
+        return all(name in ("outbox", "off") for name in self.backends.values())
 
     @property
     def outbox_dir(self) -> Path:

@@ -1,0 +1,146 @@
+"""Channels: every backend (outbox, SMTP, mail APIs, social APIs) behind one small protocol, registered by name.
+
+Like listmonk's messengers: a channel has a name and a kind, sends a batch of messages of one shape and
+says, per message, what became of it; `close` releases its connection. A new backend is one module in this
+package that decorates its factory with `@register(kind, name)`. Modules import their SDKs lazily, so
+that a run that sends nothing loads none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence, Union
+
+from ..errors import ConfigError
+from ..mail import PreparedEdition
+from ..settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """One newsletter message to one recipient: the edition's prepared bytes plus this recipient's parts."""
+
+    key: str  # stable across retries: "edition-<id>-subscriber-<id>" (or "test-..." for test copies)
+    edition: PreparedEdition
+    address: str
+    name: str
+    token: str
+    message_id: str
+
+    def raw(self) -> bytes:
+        return self.edition.message(self.address, self.name, self.token, self.message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingPost:
+    """One post to one platform: the exact API body, plus what a backend may need around it."""
+
+    key: str  # stable across retries: "<item>-<platform>"
+    platform: str
+    item: str
+    payload: dict[str, Any]
+    link: str | None = None
+    title: str = ""
+    summary: str = ""
+    image: str | None = None
+    image_alt: str | None = None
+
+
+Outgoing = Union[OutgoingMail, OutgoingPost]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    remote_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """`transient` failures may be retried (after `retry_after` seconds if the server said); others never."""
+
+    error: str
+    transient: bool = False
+    retry_after: float | None = None
+
+
+Outcome = Union[Sent, Failed]
+
+
+class Channel(Protocol):
+    name: str  # the backend: outbox, smtp, mailgun, ...
+    kind: str  # what it carries: email, x, mastodon or bluesky
+    batch_size: int  # how many messages one send() takes
+
+    def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
+        """One outcome per message, in order. Raises ChannelAuthError when the credentials are refused and
+        TransientChannelError when nothing could be sent (the server is down)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Factory = Callable[[Settings, str], Channel]
+_REGISTRY: dict[tuple[str, str], Factory] = {}
+KINDS = ("email", "x", "mastodon", "bluesky")
+
+
+def register(kinds: str | Sequence[str], name: str) -> Callable[[Factory], Factory]:
+    def decorate(factory: Factory) -> Factory:
+        for kind in [kinds] if isinstance(kinds, str) else kinds:
+            _REGISTRY[(kind, name)] = factory
+        return factory
+
+    return decorate
+
+
+def _discover() -> None:
+    if _REGISTRY:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def backends(kind: str) -> list[str]:
+    _discover()
+    return sorted(name for k, name in _REGISTRY if k == kind) + ["off"]
+
+
+def backend_name(settings: Settings, kind: str) -> str:
+    return settings.backends[kind]
+
+
+def open_channel(settings: Settings, kind: str) -> Channel | None:
+    """The configured channel for `kind`, or None when it is `off`."""
+    name = backend_name(settings, kind)
+    if name == "off":
+        return None
+    _discover()
+    factory = _REGISTRY.get((kind, name))
+    if factory is None:
+        raise ConfigError(f"BOT_{kind.upper()}_BACKEND: {name!r} is not a backend for {kind}; "
+                          f"choose from {', '.join(backends(kind))}")
+    return factory(settings, kind)
+
+
+@dataclass(slots=True)
+class Channels:
+    """The open channels of one run, opened on first use and all closed at the end."""
+
+    settings: Settings
+    opened: dict[str, Channel | None] = field(default_factory=dict)
+
+    def get(self, kind: str) -> Channel | None:
+        if kind not in self.opened:
+            self.opened[kind] = open_channel(self.settings, kind)
+        return self.opened[kind]
+
+    def enabled(self, kind: str) -> bool:
+        return backend_name(self.settings, kind) != "off"
+
+    def close(self) -> None:
+        for channel in self.opened.values():
+            if channel is not None:
+                channel.close()
+        self.opened.clear()

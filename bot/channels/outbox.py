@@ -1,0 +1,59 @@
+"""The outbox backend, the embedded default: every message and post is written under BOT_STATE_DIR/outbox/.
+
+Emails become one RFC 5322 `.eml` file each, exactly the bytes SMTP would carry; posts become one JSON
+file each, `{"platform", "item", "payload"}` with the exact API body. Files are written whole (a
+temporary file renamed into place), and writing the same message again replaces it: a retry is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+from ..settings import Settings
+from . import Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+class Outbox:
+    name = "outbox"
+    batch_size = 1
+
+    def __init__(self, settings: Settings, kind: str) -> None:
+        self.kind = kind
+        self.folder = settings.outbox_dir / kind
+
+    def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for message in messages:
+            try:
+                if isinstance(message, OutgoingMail):
+                    path = self.folder / f"{message.key}.eml"
+                    write_atomically(path, message.raw())
+                    outcomes.append(Sent(message.message_id))
+                else:
+                    assert isinstance(message, OutgoingPost)
+                    path = self.folder / f"{message.item}.json"
+                    record = {"platform": message.platform, "item": message.item, "payload": message.payload}
+                    write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
+                    outcomes.append(Sent(f"outbox:{self.kind}/{path.name}"))
+            except OSError as exc:
+                outcomes.append(Failed(f"cannot write {exc.filename}: {exc.strerror}", transient=True))
+        return outcomes
+
+    def close(self) -> None:
+        pass
+
+
+@register(("email", "x", "mastodon", "bluesky"), "outbox")
+def open_outbox(settings: Settings, kind: str) -> Outbox:
+    return Outbox(settings, kind)

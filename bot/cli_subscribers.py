@@ -1,0 +1,102 @@
+"""`bot subscribers ...`: thin commands over the subscriber list (import, add, remove, list, count)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from . import subscribers
+from .errors import ContentError
+from .ledger import Ledger
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _address(raw: str) -> str:
+    try:
+        return subscribers.normalize_address(raw)
+    except ValueError as exc:
+        raise ContentError("command line", "email", f"{raw!r} is not a valid address: {exc}") from None
+
+
+@click.group("subscribers")
+def subscribers_group() -> None:
+    """Manage who receives the newsletter."""
+
+
+@subscribers_group.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_(app, csv_file: Path) -> None:  # type: ignore[no-untyped-def]
+    """Import a CSV whose header row names `email` (and optionally `name`).
+
+    Bad rows are reported with their line numbers and the rest imported; someone who unsubscribed is
+    never subscribed again by an import."""
+    with Ledger.open(app.settings.state_dir) as ledger:
+        report = subscribers.import_csv(ledger, csv_file, _now())
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(f"{report.added} added, {report.existing} already subscribed, {report.kept_out} unsubscribed earlier "
+               f"and left out, {report.repeated} repeated in the file, {len(report.problems)} invalid", err=True)
+    sys.exit(1 if report.problems else 0)
+
+
+@subscribers_group.command()
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.pass_obj
+def add(app, email: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Subscribe one address."""
+    address = _address(email)
+    with Ledger.open(app.settings.state_dir) as ledger:
+        outcome = subscribers.add(ledger, address, subscribers.clean_name(name), _now())
+    if outcome == "unsubscribed":
+        click.echo(f"{address} unsubscribed earlier; only they can subscribe again (bot serve's /subscribe page)",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"{address}: {'added' if outcome == 'added' else 'already subscribed'}")
+
+
+@subscribers_group.command()
+@click.argument("email")
+@click.option("--erase", is_flag=True, help="Forget them entirely (right to erasure); a later import could "
+              "then add them again.")
+@click.pass_obj
+def remove(app, email: str, erase: bool) -> None:  # type: ignore[no-untyped-def]
+    """Unsubscribe one address (kept as unsubscribed, so no import brings it back)."""
+    address = _address(email)
+    with Ledger.open(app.settings.state_dir) as ledger:
+        found = subscribers.get(ledger, email=address)
+        if found is None:
+            click.echo(f"{address} is not on the list", err=True)
+            sys.exit(1)
+        if erase:
+            subscribers.erase(ledger, found.id)
+            click.echo(f"{address}: erased")
+        else:
+            changed = subscribers.unsubscribe(ledger, found.id, _now())
+            click.echo(f"{address}: {'unsubscribed' if changed else 'was already unsubscribed'}")
+
+
+@subscribers_group.command("list")
+@click.option("--status", type=click.Choice(["active", "pending", "unsubscribed", "bounced"]), default=None)
+@click.pass_obj
+def list_(app, status: str | None) -> None:  # type: ignore[no-untyped-def]
+    """One line per subscriber: address, status, name (tab-separated)."""
+    with Ledger.open(app.settings.state_dir) as ledger:
+        for entry in subscribers.listing(ledger, status):
+            click.echo(f"{entry.email}\t{entry.status}\t{entry.name}")
+
+
+@subscribers_group.command()
+@click.pass_obj
+def count(app) -> None:  # type: ignore[no-untyped-def]
+    """How many subscribers, by status."""
+    with Ledger.open(app.settings.state_dir) as ledger:
+        counts = subscribers.counts(ledger)
+    click.echo("  ".join(f"{status}: {n}" for status, n in counts.items()))

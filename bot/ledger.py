@@ -1,0 +1,303 @@
+"""The ledger: one SQLite file recording subscribers, editions and every delivery, before and after it is handed over.
+
+A delivery is `pending` until a run claims it (`sending`, committed before the channel sees it), then
+`sent`, `failed` or `missed`. A run that dies leaves `sending` rows: the next run knows what was in flight.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from .clock import utc_iso
+from .errors import ConfigError
+
+STATUSES = ("pending", "sending", "sent", "failed", "missed")
+DONE = ("sent", "failed", "missed")
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: subscribers, editions, deliveries
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed', 'pending', 'bounced')),
+        source TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        unsubscribed_at TEXT
+    );
+    CREATE TABLE editions (
+        id INTEGER PRIMARY KEY,
+        slot TEXT UNIQUE,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        recipients INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE edition_items (
+        edition_id INTEGER NOT NULL REFERENCES editions (id),
+        item_id TEXT NOT NULL UNIQUE,
+        position INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL CHECK (channel IN ('email', 'x', 'mastodon', 'bluesky')),
+        edition_id INTEGER REFERENCES editions (id),
+        subscriber_id INTEGER REFERENCES subscribers (id),
+        item_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'missed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        remote_id TEXT,
+        due_at TEXT NOT NULL,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (edition_id, subscriber_id),
+        UNIQUE (item_id, channel)
+    );
+    CREATE INDEX deliveries_by_edition ON deliveries (edition_id, status, id);
+    CREATE INDEX deliveries_by_status ON deliveries (status, channel);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    channel: str
+    status: str
+    attempts: int
+    due_at: str
+    item_id: str | None = None
+    edition_id: int | None = None
+    subscriber_id: int | None = None
+    last_error: str | None = None
+    remote_id: str | None = None
+    next_attempt_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One edition delivery joined with its subscriber, as the sender needs it."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str
+    subscriber_status: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    id: int
+    slot: str | None
+    subject: str
+    html: str
+    text: str
+    recipients: int
+    created_at: str
+    item_ids: tuple[str, ...]
+
+
+class Ledger:
+    """The state database. Every write is its own short transaction, committed before the call returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL survives a killed process; a power cut may lose the last commits, which
+            # then rolls a delivery back to an earlier state: a possible duplicate, never a loss.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{path}: cannot open the state database: {exc}") from None
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: Path) -> "Ledger":
+        return cls(state_dir / "herald.sqlite3")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise ConfigError(f"the state database is from a newer Herald (schema {version}); upgrade Herald")
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[number]):
+                    self.db.execute(statement)
+                if number == 0:
+                    self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(6),))
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+    @property
+    def instance(self) -> str:
+        """A random id of this state, so Message-IDs from two installs never collide."""
+        return self.db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0]
+
+    # --- posts -------------------------------------------------------------------------------------
+
+    def post(self, item_id: str, platform: str) -> Delivery | None:
+        row = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ?",
+                              (item_id, platform)).fetchone()
+        return _delivery(row) if row else None
+
+    def posts(self, statuses: Sequence[str] = STATUSES) -> list[Delivery]:
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(f"SELECT * FROM deliveries WHERE edition_id IS NULL AND status IN ({marks}) "
+                               "ORDER BY due_at, id", tuple(statuses))
+        return [_delivery(r) for r in rows]
+
+    def add_post(self, item_id: str, platform: str, due_at: datetime, now: datetime, status: str = "pending",
+                 error: str | None = None) -> Delivery:
+        """Record a post once; a second call for the same item and platform returns the first record."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO deliveries (channel, item_id, status, last_error, due_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel) DO NOTHING",
+                (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now)))
+        found = self.post(item_id, platform)
+        assert found is not None
+        return found
+
+    # --- the two marks around every hand-over ------------------------------------------------------
+
+    def claim(self, ids: Sequence[int], now: datetime) -> None:
+        """Mark deliveries `sending` (attempts + 1) and commit, before the channel sees them."""
+        with self.transaction():
+            self.db.executemany("UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ? "
+                                "WHERE id = ? AND status IN ('pending', 'sending')",
+                                [(utc_iso(now), i) for i in ids])
+
+    def finish(self, results: Sequence[tuple[int, str, str | None, str | None, datetime | None]],
+               now: datetime) -> None:
+        """Record outcomes as (id, status, remote id, error, next attempt), in one commit."""
+        stamp = utc_iso(now)
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE deliveries SET status = ?, remote_id = COALESCE(?, remote_id), last_error = ?, "
+                "next_attempt_at = ?, updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
+                "WHERE id = ?",
+                [(status, remote, error, utc_iso(retry) if retry else None, stamp, status, stamp, i)
+                 for i, status, remote, error, retry in results])
+
+    def requeue(self, delivery_id: int, due_at: datetime, now: datetime) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = NULL, "
+                            "last_error = NULL, updated_at = ? WHERE id = ?",
+                            (utc_iso(due_at), utc_iso(now), delivery_id))
+
+    # --- editions ----------------------------------------------------------------------------------
+
+    def edition_for_slot(self, slot: datetime) -> int | None:
+        row = self.db.execute("SELECT id FROM editions WHERE slot = ?", (utc_iso(slot),)).fetchone()
+        return row[0] if row else None
+
+    def items_in_editions(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT item_id FROM edition_items")}
+
+    def create_edition(self, slot: datetime | None, item_ids: Sequence[str], now: datetime,
+                       render: Callable[[int], tuple[str, str, str]]) -> int:
+        """One edition and one pending delivery per active subscriber, in a single transaction.
+
+        `render(edition_id)` gives (subject, html, text); it runs inside the transaction, so an edition
+        never exists without its content and its recipients.
+        """
+        stamp = utc_iso(now)
+        with self.transaction():
+            cursor = self.db.execute("INSERT INTO editions (slot, subject, html, text, created_at) "
+                                     "VALUES (?, '', '', '', ?)", (utc_iso(slot) if slot else None, stamp))
+            edition_id = int(cursor.lastrowid or 0)
+            subject, html, text = render(edition_id)
+            self.db.executemany("INSERT INTO edition_items (edition_id, item_id, position) VALUES (?, ?, ?)",
+                                [(edition_id, item, n) for n, item in enumerate(item_ids)])
+            added = self.db.execute(
+                "INSERT INTO deliveries (channel, edition_id, subscriber_id, status, due_at, created_at, updated_at) "
+                "SELECT 'email', ?, id, 'pending', ?, ?, ? FROM subscribers WHERE status = 'active' ORDER BY id",
+                (edition_id, stamp, stamp, stamp)).rowcount
+            self.db.execute("UPDATE editions SET subject = ?, html = ?, text = ?, recipients = ? WHERE id = ?",
+                            (subject, html, text, added, edition_id))
+        return edition_id
+
+    def edition(self, edition_id: int) -> Edition:
+        row = self.db.execute("SELECT * FROM editions WHERE id = ?", (edition_id,)).fetchone()
+        if row is None:
+            raise KeyError(edition_id)
+        items = tuple(r[0] for r in self.db.execute(
+            "SELECT item_id FROM edition_items WHERE edition_id = ? ORDER BY position", (edition_id,)))
+        return Edition(row["id"], row["slot"], row["subject"], row["html"], row["text"], row["recipients"],
+                       row["created_at"], items)
+
+    def editions(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM editions ORDER BY id")]
+
+    def unfinished_editions(self) -> list[int]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT edition_id FROM deliveries WHERE edition_id IS NOT NULL "
+            "AND status IN ('pending', 'sending') ORDER BY edition_id")]
+
+    def recipients(self, edition_id: int, after: int, limit: int) -> list[Recipient]:
+        """The next batch of an edition's unfinished deliveries, in id order: never the whole list at once."""
+        rows = self.db.execute(
+            "SELECT d.id, d.subscriber_id, s.email, s.name, s.status AS sub_status, d.status FROM deliveries d "
+            "JOIN subscribers s ON s.id = d.subscriber_id WHERE d.edition_id = ? AND d.id > ? "
+            "AND d.status IN ('pending', 'sending') ORDER BY d.id LIMIT ?", (edition_id, after, limit))
+        return [Recipient(*r) for r in rows]
+
+    def edition_counts(self, edition_id: int) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY status",
+                               (edition_id,))
+        return {status: n for status, n in rows}
+
+    def deliveries(self, where: str = "1", params: Sequence[object] = ()) -> Iterator[Delivery]:
+        for row in self.db.execute(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", tuple(params)):
+            yield _delivery(row)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(row["id"], row["channel"], row["status"], row["attempts"], row["due_at"], row["item_id"],
+                    row["edition_id"], row["subscriber_id"], row["last_error"], row["remote_id"],
+                    row["next_attempt_at"])

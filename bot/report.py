@@ -1,0 +1,216 @@
+"""Reporting: what is scheduled next, what went out, what failed or was missed; for `bot status` and its JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from . import queue, social, subscribers
+from .channels import Channels
+from .clock import from_utc_iso, next_slot
+from .ledger import Ledger
+from .scheduler import edition_items
+from .settings import PLATFORMS, Settings
+
+LIST_AT_MOST = 50
+
+
+def status(settings: Settings, now: datetime) -> dict[str, Any]:
+    loaded = queue.load(settings)
+    channels = Channels(settings)
+    tz = settings.timezone
+    with Ledger.open(settings.state_dir) as ledger:
+        recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
+        upcoming = []
+        for item in loaded.items:
+            for platform in PLATFORMS:
+                if platform in item.channels and channels.enabled(platform) and (item.id, platform) not in recorded \
+                        and item.publish_at > now - settings.max_lateness:
+                    post = social.compose(item, platform)
+                    upcoming.append({"item": item.id, "platform": platform, "at": item.publish_at.astimezone(tz)
+                                     .isoformat(), "length": post.length, "limit": post.limit,
+                                     "notes": list(post.notes)})
+        upcoming += [{"item": d.item_id, "platform": d.channel, "at": from_utc_iso(d.next_attempt_at or d.due_at)
+                      .astimezone(tz).isoformat(), "retry": True, "last_error": d.last_error}
+                     for d in recorded.values() if d.status in ("pending", "sending")]
+        upcoming.sort(key=lambda p: p["at"])
+
+        slot = next_slot(settings.newsletter_schedule, tz, now)
+        nxt = edition_items(ledger, loaded.items, slot) if channels.enabled("email") else []
+        counts = subscribers.counts(ledger)
+
+        posts: dict[str, dict[str, int]] = {p: {s: 0 for s in ("sent", "pending", "sending", "failed", "missed")}
+                                            for p in PLATFORMS}
+        for (_, platform), d in recorded.items():
+            posts[platform][d.status] += 1
+        editions = []
+        for edition_id in ledger.editions():
+            edition = ledger.edition(edition_id)
+            tally = ledger.edition_counts(edition_id)
+            errors = ledger.db.execute(
+                "SELECT last_error, COUNT(*) FROM deliveries WHERE edition_id = ? AND status = 'failed' "
+                "GROUP BY last_error ORDER BY COUNT(*) DESC", (edition_id,)).fetchall()
+            editions.append({
+                "id": edition_id, "slot": from_utc_iso(edition.slot).astimezone(tz).isoformat() if edition.slot
+                else None, "created_at": from_utc_iso(edition.created_at).astimezone(tz).isoformat(),
+                "subject": edition.subject, "items": list(edition.item_ids), "recipients": edition.recipients,
+                **{s: tally.get(s, 0) for s in ("sent", "pending", "sending", "failed", "missed")},
+                "errors": [{"error": e, "count": n} for e, n in errors],
+            })
+        problems = [
+            {"item": d.item_id, "platform": d.channel, "status": d.status, "error": d.last_error,
+             "at": from_utc_iso(d.due_at).astimezone(tz).isoformat()}
+            for d in recorded.values() if d.status in ("failed", "missed")]
+    problems.sort(key=lambda p: p["at"])
+    return {
+        "now": now.astimezone(tz).isoformat(),
+        "timezone": tz.key,
+        "next": {
+            "posts": upcoming,
+            "edition": {"slot": slot.astimezone(tz).isoformat(), "items": [i.id for i in nxt],
+                        "subscribers": counts["active"]},
+        },
+        "posts": posts,
+        "editions": editions,
+        "failed": [p for p in problems if p["status"] == "failed"],
+        "missed": [p for p in problems if p["status"] == "missed"],
+        "invalid": [str(p) for p in loaded.problems],
+        "subscribers": counts,
+        "backends": settings.backends,
+    }
+
+
+# --- printing ---------------------------------------------------------------------------------------------
+
+
+def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool = False) -> None:
+    """One line per thing that happened in a run; with `quiet`, nothing when nothing happened."""
+    import click
+
+    from .ledger import Ledger
+
+    tz = settings.timezone
+    prefix = f"{report.now.astimezone(tz):%Y-%m-%d %H:%M} " if stamp else ""
+    by_item: dict[str, list[str]] = {}
+    for item, platform, _ in report.posted:
+        by_item.setdefault(item, []).append(platform)
+    lines = [f"posted {item} to {', '.join(platforms)}" for item, platforms in by_item.items()]
+    if report.editions:
+        with Ledger.open(settings.state_dir) as ledger:
+            for edition_id in report.editions:
+                edition = ledger.edition(edition_id)
+                lines.append(f"edition {edition_id}: {len(edition.item_ids)} item(s) for {edition.recipients} "
+                             f"subscriber(s): {edition.subject}")
+    if report.emails_sent or report.emails_failed or report.emails_deferred:
+        lines.append(f"emails: {report.emails_sent} sent, {report.emails_failed} failed, "
+                     f"{report.emails_deferred} to retry, {report.emails_dropped} unsubscribed meanwhile")
+    lines += [f"FAILED {what} on {platform}: {error}" for what, platform, error in report.failed]
+    lines += [f"to retry {what} on {platform}: {error}" for what, platform, error in report.deferred]
+    lines += [f"MISSED {item} on {platform}: {why}" for item, platform, why in report.missed]
+    lines += [f"PAUSED {kind}: {why}" for kind, why in report.paused.items()]
+    if report.stopped:
+        lines.append("stopped before the end; the rest goes out on the next run")
+    if report.invalid and not (quiet and not lines):
+        lines.append(f"{len(report.invalid)} invalid item(s) not sent (see bot validate):")
+        lines += [f"  {p}" for p in report.invalid[:LIST_AT_MOST]]
+    if not lines and not quiet:
+        lines.append("nothing was due")
+    for line in lines:
+        click.echo(prefix + line)
+
+
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def print_status(data: dict[str, Any]) -> None:
+    """`bot status` for people: plain aligned lines that read the same on a terminal, in a log or a mail."""
+    import click
+
+    out: list[str] = []
+    subs = data["subscribers"]
+    out.append(f"Herald as of {_when(data['now'])} ({data['timezone']}); backends: "
+               + ", ".join(f"{kind} {name}" for kind, name in data["backends"].items()))
+    out.append(f"Subscribers: {subs['active']} active, {subs['unsubscribed']} unsubscribed, "
+               f"{subs['pending']} awaiting confirmation, {subs['bounced']} bounced")
+
+    out.append("\nScheduled next")
+    nxt = data["next"]
+    for post in nxt["posts"][:LIST_AT_MOST]:
+        detail = (f"{post['length']}/{post['limit']}" + (f" ({'; '.join(post['notes'])})" if post["notes"] else "")
+                  if "length" in post else f"retry after: {post.get('last_error')}")
+        out.append(f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}")
+    if len(nxt["posts"]) > LIST_AT_MOST:
+        out.append(f"  ... and {len(nxt['posts']) - LIST_AT_MOST} more posts")
+    if not nxt["posts"]:
+        out.append("  no post")
+    edition = nxt["edition"]
+    out.append(f"  {_when(edition['slot'])}  newsletter: " + (
+        f"{len(edition['items'])} item(s) for {edition['subscribers']} subscriber(s)" if edition["items"]
+        else "nothing new, no edition"))
+
+    out.append(f"\n{'Posts':<12}{'sent':>6}{'pending':>9}{'failed':>8}{'missed':>8}")
+    for platform, tally in data["posts"].items():
+        out.append(f"  {platform:<10}{tally['sent']:>6}{tally['pending'] + tally['sending']:>9}"
+                   f"{tally['failed']:>8}{tally['missed']:>8}")
+
+    if data["editions"]:
+        out.append(f"\n{'Editions':<23}{'items':>6}{'to':>6}{'sent':>6}{'pending':>9}{'failed':>8}{'missed':>8}")
+        for e in data["editions"][-LIST_AT_MOST:]:
+            out.append(f"  #{e['id']:<3} {_when(e['created_at'])}{len(e['items']):>6}{e['recipients']:>6}{e['sent']:>6}"
+                       f"{e['pending'] + e['sending']:>9}{e['failed']:>8}{e['missed']:>8}  {e['subject']}")
+            for error in e["errors"][:5]:
+                out.append(f"        {error['count']} failed: {error['error']}")
+
+    for kind in ("failed", "missed"):
+        if data[kind]:
+            out.append(f"\n{kind.capitalize()} posts")
+            for entry in data[kind][:LIST_AT_MOST]:
+                out.append(f"  {_when(entry['at'])}  {entry['platform']:<9} {entry['item']}: {entry['error']}")
+    if data["invalid"]:
+        out.append(f"\n{len(data['invalid'])} invalid item(s), never sent until fixed (see bot validate)")
+        out += [f"  {line}" for line in data["invalid"][:LIST_AT_MOST]]
+    click.echo("\n".join(out))
+
+
+class _Plain:
+    """Progress as log lines, one per tenth of an edition: for logs and pipes."""
+
+    def __enter__(self) -> "_Plain":
+        self.shown: dict[int, int] = {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def __call__(self, edition_id: int, done: int, total: int) -> None:
+        import logging
+
+        tenth = done * 10 // max(total, 1)
+        if tenth > self.shown.get(edition_id, -1) or done == total:
+            self.shown[edition_id] = tenth
+            logging.getLogger("herald").info("edition %d: %d of %d", edition_id, done, total)
+
+
+class _Bar:
+    """A rich progress bar per edition, on a terminal."""
+
+    def __enter__(self) -> "_Bar":
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=False)
+        self.bar.start()
+        self.tasks: dict[int, Any] = {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def __call__(self, edition_id: int, done: int, total: int) -> None:
+        if edition_id not in self.tasks:
+            self.tasks[edition_id] = self.bar.add_task(f"edition {edition_id}", total=total)
+        self.bar.update(self.tasks[edition_id], completed=done)
+
+
+def progress_reporter(terminal: bool) -> Any:
+    return _Bar() if terminal else _Plain()

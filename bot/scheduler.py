@@ -1,0 +1,257 @@
+"""The scheduler: decide what is due at a given instant, then have it dispatched; once, in a loop, or on a simulated clock.
+
+Everything takes `now` as an argument: the real clock, `--now`, the demo's stepping clock and the tests'
+fixed clock all go through the same code.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+from . import mail, queue
+from .channels import Channels, OutgoingMail, Sent
+from .clock import from_utc_iso, next_slot, previous_slot, slots_between
+from .content import Item
+from .dispatch import Dispatcher, Progress, RunReport
+from .errors import ConfigError, HeraldError
+from .ledger import Ledger
+from .render import Newsletter, render_newsletter
+from .settings import PLATFORMS, Settings
+
+log = logging.getLogger("herald")
+WAKE_EVERY = 30  # seconds: a post leaves at most this long after its time
+TEST_TOKEN = "test-copy-token-links-to-nobody0"  # a real token's length; names no subscriber
+
+
+# --- the lock: one runner per state folder ---------------------------------------------------------------
+
+
+@contextmanager
+def state_lock(settings: Settings) -> Iterator[None]:
+    """Hold BOT_STATE_DIR/herald.lock for as long as this process dispatches, or refuse to start."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.state_dir / "herald.lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise HeraldError(f"another Herald ({holder}) is already dispatching from {settings.state_dir}; "
+                          "wait for it to finish, or stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+# --- what is due ------------------------------------------------------------------------------------
+
+
+def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: Settings, now: datetime,
+               report: RunReport) -> None:
+    """Record each post that has come due; one more than BOT_MAX_LATENESS late is recorded as missed."""
+    known = {(d.item_id, d.channel) for d in ledger.posts()}
+    for item in items:
+        if item.publish_at > now:
+            continue
+        for platform in PLATFORMS:
+            if platform not in item.channels or (item.id, platform) in known or not channels.enabled(platform):
+                continue
+            late = now - item.publish_at
+            if late > settings.max_lateness:
+                why = f"not posted: {late} late at the first run after its time (BOT_MAX_LATENESS is " \
+                      f"{settings.max_lateness})"
+                ledger.add_post(item.id, platform, item.publish_at, now, status="missed", error=why)
+                report.missed.append((item.id, platform, why))
+            else:
+                ledger.add_post(item.id, platform, item.publish_at, now)
+
+
+def edition_items(ledger: Ledger, items: list[Item], until: datetime) -> list[Item]:
+    """Email items due by `until` that no edition holds yet."""
+    taken = ledger.items_in_editions()
+    return [i for i in items if "email" in i.channels and i.publish_at <= until and i.id not in taken]
+
+
+def create_edition(ledger: Ledger, items: list[Item], settings: Settings, slot: datetime | None,
+                   now: datetime) -> int:
+    """Render the edition once (MJML compiled here, never per recipient) and record it with its recipients."""
+    token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
+
+    def render(edition_id: int) -> tuple[str, str, str]:
+        newsletter = render_newsletter(items, settings, edition_date=(slot or now).astimezone(settings.timezone).date(),
+                                       unsubscribe_url=token_url,
+                                       archive_url=f"{settings.effective_public_url}/archive/{edition_id}")
+        return newsletter.subject, newsletter.html, newsletter.text
+
+    edition_id = ledger.create_edition(slot, [i.id for i in items], now, render)
+    log.info("edition %d: %d item(s), %d recipient(s)", edition_id, len(items), ledger.edition(edition_id).recipients)
+    return edition_id
+
+
+def plan_edition(ledger: Ledger, items: list[Item], channels: Channels, settings: Settings, now: datetime,
+                 report: RunReport) -> None:
+    """At the latest slot, one edition of what is new, unless it exists, nothing is new, or the slot is stale."""
+    if not channels.enabled("email"):
+        return
+    slot = previous_slot(settings.newsletter_schedule, settings.timezone, now)
+    if now - slot > settings.max_lateness or ledger.edition_for_slot(slot) is not None:
+        return  # a stale slot is skipped: its items wait for the next one instead of arriving days late
+    due = edition_items(ledger, items, slot)
+    if due:
+        report.editions.append(create_edition(ledger, due, settings, slot, now))
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambda: False,
+             progress: Progress | None = None) -> RunReport:
+    """Everything due at `now`: new posts and their retries, the slot's edition, unfinished editions."""
+    loaded = queue.load(settings)
+    report = RunReport(now, invalid=list(loaded.problems))
+    by_id = {i.id: i for i in loaded.items}
+    channels = Channels(settings)
+    try:
+        with Ledger.open(settings.state_dir) as ledger:
+            dispatcher = Dispatcher(settings, ledger, channels, report, stop, progress)
+            plan_posts(ledger, loaded.items, channels, settings, now, report)
+            dispatcher.send_posts(by_id, now)
+            plan_edition(ledger, loaded.items, channels, settings, now, report)
+            dispatcher.send_editions(now)
+    finally:
+        channels.close()
+    return report
+
+
+def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | None = None) -> RunReport:
+    """`bot newsletter send`: one edition of every email item due and not yet sent, at once."""
+    loaded = queue.load(settings)
+    report = RunReport(now, invalid=list(loaded.problems))
+    channels = Channels(settings)
+    if not channels.enabled("email"):
+        raise ConfigError("BOT_EMAIL_BACKEND is off: there is nothing to send the newsletter with")
+    try:
+        with Ledger.open(settings.state_dir) as ledger:
+            due = edition_items(ledger, loaded.items, now)
+            if due:
+                report.editions.append(create_edition(ledger, due, settings, None, now))
+            Dispatcher(settings, ledger, channels, report, progress=progress).send_editions(now)
+    finally:
+        channels.close()
+    return report
+
+
+def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str, str]:
+    """One copy of the next edition (or the last one when nothing is new) to `address`; records nothing.
+
+    Returns (subject, where it went)."""
+    loaded = queue.load(settings)
+    with Ledger.open(settings.state_dir) as ledger:
+        slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
+        due = edition_items(ledger, loaded.items, slot)
+        if due:
+            token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
+            newsletter = render_newsletter(due, settings, edition_date=slot.astimezone(settings.timezone).date(),
+                                           unsubscribe_url=token_url, subject_prefix="[TEST] ")
+        else:
+            editions = ledger.editions()
+            if not editions:
+                raise HeraldError("nothing to test: no email item is due by the next slot and no edition was sent yet")
+            last = ledger.edition(editions[-1])
+            newsletter = Newsletter("[TEST] " + last.subject, "", last.html, last.text, last.item_ids)
+    prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
+                            public_url=settings.effective_public_url, date=now)
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    message = OutgoingMail(f"test-{stamp}", prepared, address, "", TEST_TOKEN,
+                           f"<test.{stamp}.{os.getpid()}@{prepared.domain}>")
+    channels = Channels(settings)
+    try:
+        channel = channels.get("email")
+        if channel is None:
+            raise ConfigError("BOT_EMAIL_BACKEND is off: there is nothing to send the test copy with")
+        outcome = channel.send([message])[0]
+    finally:
+        channels.close()
+    if not isinstance(outcome, Sent):
+        raise HeraldError(f"the test copy to {address} failed: {outcome.error}")
+    return newsletter.subject, f"{channel.name} ({outcome.remote_id})"
+
+
+def run_forever(settings: Settings, on_report: Callable[[RunReport], None],
+                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    """`bot run`: wake at least every 30 s until SIGINT or SIGTERM, which stop after the message in flight."""
+    import schedule
+
+    stopping = threading.Event()
+
+    def ask_to_stop(signum: int, frame: object) -> None:
+        log.info("stopping after the message in flight (signal %d)", signum)
+        stopping.set()
+
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    timer = schedule.Scheduler()
+
+    def tick() -> None:
+        try:
+            on_report(run_once(settings, clock(), stop=stopping.is_set))
+        except HeraldError as exc:  # a bad moment (a file half-saved, a locked database): the next tick retries
+            log.error("run failed: %s", exc)
+
+    timer.every(WAKE_EVERY).seconds.do(tick)
+    try:
+        tick()
+        while not stopping.is_set():
+            timer.run_pending()
+            stopping.wait(timeout=max(0.2, min(1.0, timer.idle_seconds or 1.0)))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --- the simulated clock -------------------------------------------------------------------------------
+
+
+def next_event(settings: Settings, items: list[Item], after: datetime, until: datetime,
+               ledger: Ledger | None = None) -> datetime | None:
+    """The first instant after `after` at which something becomes due: a post, a slot, a retry."""
+    candidates = [i.publish_at for i in items if i.publish_at > after]
+    candidates += list(slots_between(settings.newsletter_schedule, settings.timezone, after,
+                                     min(until, after + timedelta(days=8))))[:1]
+    if ledger is not None:
+        candidates += [from_utc_iso(d.next_attempt_at) for d in ledger.deliveries("next_attempt_at IS NOT NULL "
+                       "AND status = 'pending'") if d.next_attempt_at and from_utc_iso(d.next_attempt_at) > after]
+    due = [c for c in candidates if c <= until]
+    return min(due) if due else None
+
+
+def play(settings: Settings, start: datetime, until: datetime,
+         on_report: Callable[[RunReport], None]) -> list[RunReport]:
+    """Step a simulated clock from event to event between `start` and `until`, running everything due at each.
+
+    Outbox only: a simulated clock must never reach a real inbox or timeline."""
+    if not settings.outbox_only:
+        raise ConfigError("the simulated clock works with the outbox only: set every BOT_*_BACKEND to outbox or off")
+    reports = []
+    now: datetime | None = start
+    while now is not None:
+        report = run_once(settings, now)
+        reports.append(report)
+        on_report(report)
+        items = queue.load(settings).items
+        with Ledger.open(settings.state_dir) as ledger:
+            now = next_event(settings, items, now, until, ledger)
+    return reports
