@@ -38,9 +38,7 @@ class App:
 
 
 def redact(text: str, settings: Settings | None) -> str:
-    for secret in settings.secret_values() if settings else ():
-        text = text.replace(secret, "***")
-    return text
+    return settings.redact(text) if settings else text
 
 
 class HeraldGroup(click.Group):
@@ -176,8 +174,9 @@ def run(app: App, once: bool, now_raw: str | None) -> None:
     _logging(app)
     with state_lock(app.settings):
         if once:
+            live = None if now_raw else (lambda: datetime.now(timezone.utc))
             with _progress() as progress:
-                result = run_once(app.settings, app.now(now_raw), progress=progress)
+                result = run_once(app.settings, app.now(now_raw), progress=progress, clock=live)
             report_mod.print_run(result, app.settings)
             sys.exit(0 if result.ok else 1)
         run_forever(app.settings, lambda r: report_mod.print_run(r, app.settings, quiet=True))

@@ -2,11 +2,14 @@
 
 Posts go one by one; an edition goes to its recipients in batches read from the ledger in id order, so
 that a list of any length is streamed, and a run that stops (or dies) leaves the rest `pending`.
+Transient failures are retried within the run while the server's wait fits in BOT_RETRY_BUDGET, then
+left `pending` with a time for the next run; a post handed over before is reconciled before it is retried.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
@@ -16,13 +19,13 @@ from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, Outgoing
 from .clock import from_utc_iso
 from .content import Item, Problem
 from .errors import ChannelAuthError, TransientChannelError
-from .ledger import Ledger, Recipient
+from .ledger import Delivery, Ledger, Recipient
 from .render import Newsletter
 from .settings import Settings
 from .subscribers import make_token, secret_key
 
 log = logging.getLogger("herald")
-RETRY_BACKOFF = timedelta(minutes=5)
+BACKOFF = (5.0, 30.0, 120.0)  # seconds before in-run retries when the server gives no time
 PAGE = 1000  # recipients read from the ledger at a time
 
 Progress = Callable[[int, int, int], None]  # (edition id, done, total)
@@ -34,14 +37,16 @@ class RunReport:
 
     now: datetime
     posted: list[tuple[str, str, str]] = field(default_factory=list)  # (item, platform, remote id)
-    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (what, channel, error)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (item, platform, error)
     missed: list[tuple[str, str, str]] = field(default_factory=list)  # (item, platform, why)
-    deferred: list[tuple[str, str, str]] = field(default_factory=list)  # transient: retried later
+    deferred: list[tuple[str, str, str]] = field(default_factory=list)  # transient: retried by the next run
     editions: list[int] = field(default_factory=list)  # created in this run
     emails_sent: int = 0
     emails_failed: int = 0
-    emails_deferred: int = 0  # transient failures, left pending for the next run
+    emails_deferred: int = 0  # transient failures still pending at the end of the run
     emails_dropped: int = 0  # unsubscribed after the edition was made
+    retries: int = 0  # in-run retries after transient failures
+    reconciled: int = 0  # posts found already published when checked before a retry
     invalid: list[Problem] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # channel -> why
     stopped: bool = False
@@ -55,13 +60,37 @@ class RunReport:
 
 class Dispatcher:
     def __init__(self, settings: Settings, ledger: Ledger, channels: Channels, report: RunReport,
-                 stop: Callable[[], bool] = lambda: False, progress: Progress | None = None) -> None:
+                 stop: Callable[[], bool] = lambda: False, progress: Progress | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
         self.ledger = ledger
         self.channels = channels
         self.report = report
         self.stop = stop
         self.progress = progress
+        self._sleep = sleep
+        self._clock = clock
+        self._started = time.monotonic()
+        self._slept = 0.0
+
+    # --- time: the real clock, or (a fixed or simulated run) the run's instant moved on by its waits -----
+
+    def _elapsed(self) -> float:
+        return max(time.monotonic() - self._started, self._slept)
+
+    def now(self) -> datetime:
+        if self._clock is not None:
+            return self._clock()
+        return self.report.now + timedelta(seconds=self._slept)
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait for a retry if the budget allows; False when it does not (the next run will retry)."""
+        if self._elapsed() + seconds > self.settings.retry_budget.total_seconds() or self.stop():
+            return False
+        self._sleep(seconds)
+        self._slept += seconds
+        self.report.retries += 1
+        return True
 
     def _channel(self, kind: str) -> Channel | None:
         if kind in self.report.paused:
@@ -69,96 +98,136 @@ class Dispatcher:
         return self.channels.get(kind)
 
     def _pause(self, kind: str, exc: ChannelAuthError) -> None:
-        self.report.paused[kind] = str(exc)
-        log.error("%s: credentials refused, %s is paused for this run: %s", kind, kind, exc)
+        self.report.paused[kind] = self.settings.redact(str(exc))
+        log.error("%s: credentials refused; %s is paused for this run: %s", kind, kind, self.report.paused[kind])
 
     # --- posts ----------------------------------------------------------------------------------------
 
-    def send_posts(self, items: dict[str, Item], now: datetime) -> None:
+    def send_posts(self, items: dict[str, Item]) -> None:
         for delivery in self.ledger.posts(("pending", "sending")):
             if self.stop():
                 self.report.stopped = True
                 return
+            now = self.now()
             if from_utc_iso(delivery.due_at) > now:
                 continue
             if delivery.next_attempt_at and from_utc_iso(delivery.next_attempt_at) > now:
                 self.report.deferred.append((delivery.item_id or "", delivery.channel, delivery.last_error or ""))
                 continue
             item = items.get(delivery.item_id or "")
-            platform = delivery.channel
             if item is None:
-                why = "the item is no longer in the queue, or no longer valid"
-                self.ledger.finish([(delivery.id, "missed", None, why, None)], now)
-                self.report.missed.append((delivery.item_id or "", platform, why))
-                continue
-            late = now - item.publish_at
-            if late > self.settings.max_lateness:
-                why = f"{_human(late)} late, more than BOT_MAX_LATENESS ({_human(self.settings.max_lateness)})"
-                self.ledger.finish([(delivery.id, "missed", None, why, None)], now)
-                self.report.missed.append((item.id, platform, why))
-                continue
-            channel = self._channel(platform)
-            if channel is None:
-                continue
-            post = social.compose(item, platform)
-            body = social.payload(post, language=item.lang or self.settings.language,
-                                  visibility=self.settings.mastodon_visibility, created_at=now)
-            message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
-                                   item.summary, item.image, item.image_alt)
-            outcome = self._hand_over(channel, [delivery.id], [message], now)[0]
+                self._miss(delivery, "the item is no longer in the queue, or no longer valid")
+            elif now - item.publish_at > self.settings.max_lateness:
+                self._miss(delivery, f"{_human(now - item.publish_at)} late, more than BOT_MAX_LATENESS "
+                                     f"({_human(self.settings.max_lateness)})")
+            else:
+                channel = self._channel(delivery.channel)
+                if channel is not None:
+                    self._post(channel, delivery, item)
+
+    def _miss(self, delivery: Delivery, why: str) -> None:
+        self.ledger.finish([(delivery.id, "missed", None, why, None)], self.now())
+        self.report.missed.append((delivery.item_id or "", delivery.channel, why))
+
+    def _post(self, channel: Channel, delivery: Delivery, item: Item) -> None:
+        platform = delivery.channel
+        post = social.compose(item, platform, limit=getattr(channel, "limit", None))
+        body = social.payload(post, language=item.lang or self.settings.language,
+                              visibility=self.settings.mastodon_visibility, created_at=self.now())
+        message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
+                               item.summary, item.image, item.image_alt)
+        attempts = delivery.attempts
+        for round_ in range(len(BACKOFF) + 1):
+            if attempts > 0 and self._already_there(channel, delivery.id, message):
+                return
+            outcome = self._hand_over(channel, [delivery.id], [message])[0]
+            attempts += 1
             if isinstance(outcome, Sent):
                 self.report.posted.append((item.id, platform, outcome.remote_id))
                 log.info("posted %s to %s (%s)", item.id, platform, outcome.remote_id)
-            elif outcome.transient:
-                self.report.deferred.append((item.id, platform, outcome.error))
-            else:
+                return
+            if not outcome.transient:
                 self.report.failed.append((item.id, platform, outcome.error))
                 log.error("%s: %s failed: %s", platform, item.id, outcome.error)
+                return
+            if platform in self.report.paused or round_ == len(BACKOFF) or \
+                    not self._wait(outcome.retry_after if outcome.retry_after is not None else BACKOFF[round_]):
+                break
+        self.report.deferred.append((item.id, platform, outcome.error))
+
+    def _already_there(self, channel: Channel, delivery_id: int, message: OutgoingPost) -> bool:
+        """Before re-sending a post whose first hand-over had no clear answer, ask the platform."""
+        try:
+            found = channel.reconcile(message)
+        except ChannelAuthError as exc:
+            self._pause(channel.kind, exc)
+            return True
+        except TransientChannelError:
+            found = None  # the platform's own idempotency (a key, a record name) still guards the resend
+        if isinstance(found, Sent):
+            self.ledger.finish([(delivery_id, "sent", found.remote_id, None, None)], self.now())
+            self.report.posted.append((message.item, message.platform, found.remote_id))
+            self.report.reconciled += 1
+            log.info("%s on %s was already published (%s): not posted again", message.item, message.platform,
+                     found.remote_id)
+            return True
+        return False
 
     # --- editions -------------------------------------------------------------------------------------
 
-    def send_editions(self, now: datetime) -> None:
+    def send_editions(self) -> None:
         for edition_id in self.ledger.unfinished_editions():
             channel = self._channel("email")
             if channel is None or self.stop():
                 self.report.stopped = self.report.stopped or self.stop()
                 return
-            self.send_edition(channel, edition_id, now)
+            self.send_edition(channel, edition_id)
 
-    def send_edition(self, channel: Channel, edition_id: int, now: datetime) -> None:
+    def send_edition(self, channel: Channel, edition_id: int) -> None:
+        """Every recipient not yet done; then, while the budget allows, another pass for the deferred ones."""
         edition = self.ledger.edition(edition_id)
         prepared = mail.prepare(Newsletter(edition.subject, "", edition.html, edition.text, edition.item_ids),
                                 mail_from=self.settings.effective_mail_from,
-                                public_url=self.settings.effective_public_url, date=now)
+                                public_url=self.settings.effective_public_url, date=self.now())
         key = secret_key(self.settings)
         instance = self.ledger.instance
+        while self._edition_pass(channel, edition_id, prepared, key, instance):
+            retry_at = self.ledger.next_retry(edition_id)
+            if retry_at is None or not self._wait(max(0.0, (retry_at - self.now()).total_seconds())):
+                break
+        counts = self.ledger.edition_counts(edition_id)
+        self.report.emails_deferred += counts.get("pending", 0) + counts.get("sending", 0)
+
+    def _edition_pass(self, channel: Channel, edition_id: int, prepared: mail.PreparedEdition, key: bytes,
+                      instance: str) -> bool:
+        """One pass over what may go now; True when it ended normally (not paused or stopped)."""
         counts = self.ledger.edition_counts(edition_id)
         total, done = sum(counts.values()), sum(counts.get(s, 0) for s in ("sent", "failed", "missed"))
         after = 0
         while True:
-            page = self.ledger.recipients(edition_id, after, PAGE)
+            page = self.ledger.recipients(edition_id, after, PAGE, self.now())
             if not page:
-                break
+                return True
             after = page[-1].delivery_id
             dropped = [r for r in page if r.subscriber_status != "active"]
             if dropped:
                 self.ledger.finish([(r.delivery_id, "missed", None, "unsubscribed before it was sent", None)
-                                    for r in dropped], now)
+                                    for r in dropped], self.now())
                 self.report.emails_dropped += len(dropped)
                 done += len(dropped)
             active = [r for r in page if r.subscriber_status == "active"]
             for start in range(0, len(active), channel.batch_size):
                 if self.stop():
                     self.report.stopped = True
-                    return
+                    return False
                 batch = active[start : start + channel.batch_size]
                 messages = [self._mail(prepared, edition_id, r, key, instance) for r in batch]
-                outcomes = self._hand_over(channel, [r.delivery_id for r in batch], messages, now)
+                outcomes = self._hand_over(channel, [r.delivery_id for r in batch], messages,
+                                           [r.attempts for r in batch])
                 if "email" in self.report.paused:
-                    return
+                    return False
                 self.report.emails_sent += sum(isinstance(o, Sent) for o in outcomes)
                 self.report.emails_failed += sum(isinstance(o, Failed) and not o.transient for o in outcomes)
-                self.report.emails_deferred += sum(isinstance(o, Failed) and o.transient for o in outcomes)
                 done += len(batch)
                 if self.progress:
                     self.progress(edition_id, done, total)
@@ -174,9 +243,10 @@ class Dispatcher:
     # --- the hand-over, marked before and after --------------------------------------------------------
 
     def _hand_over(self, channel: Channel, ids: Sequence[int], messages: Sequence[OutgoingMail | OutgoingPost],
-                   now: datetime) -> list[Outcome]:
-        """Mark `sending`, hand over, mark each outcome: transient ones go back to `pending` with a time."""
-        self.ledger.claim(ids, now)
+                   tries: Sequence[int] | None = None) -> list[Outcome]:
+        """Mark `sending`, hand over, mark each outcome: transient ones go back to `pending` with a time, later
+        for each earlier try (`tries`: hand-overs so far, per message) when the server named none."""
+        self.ledger.claim(ids, self.now())
         try:
             outcomes = channel.send(messages)
         except ChannelAuthError as exc:
@@ -186,15 +256,19 @@ class Dispatcher:
             outcomes = [Failed(str(exc), transient=True, retry_after=exc.retry_after)] * len(messages)
         if len(outcomes) != len(messages):
             raise AssertionError(f"{channel.name} answered {len(outcomes)} outcomes for {len(messages)} messages")
+        now = self.now()
         results = []
-        for delivery_id, outcome in zip(ids, outcomes):
+        for n, (delivery_id, outcome) in enumerate(zip(ids, outcomes)):
             if isinstance(outcome, Sent):
                 results.append((delivery_id, "sent", outcome.remote_id, None, None))
-            elif outcome.transient:
-                wait = timedelta(seconds=outcome.retry_after) if outcome.retry_after else RETRY_BACKOFF
-                results.append((delivery_id, "pending", None, outcome.error, now + wait))
+                continue
+            error = self.settings.redact(outcome.error)
+            if outcome.transient:
+                backoff = BACKOFF[min(tries[n] if tries else 0, len(BACKOFF) - 1)]
+                wait = outcome.retry_after if outcome.retry_after is not None else backoff
+                results.append((delivery_id, "pending", None, error, now + timedelta(seconds=max(wait, 1.0))))
             else:
-                results.append((delivery_id, "failed", None, outcome.error, None))
+                results.append((delivery_id, "failed", None, error, None))
         self.ledger.finish(results, now)
         return outcomes
 

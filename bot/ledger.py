@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .clock import utc_iso
+from .clock import from_utc_iso, utc_iso
 from .errors import ConfigError
 
 STATUSES = ("pending", "sending", "sent", "failed", "missed")
@@ -96,6 +96,7 @@ class Recipient:
     name: str
     subscriber_status: str
     status: str
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,13 +263,21 @@ class Ledger:
             "SELECT DISTINCT edition_id FROM deliveries WHERE edition_id IS NOT NULL "
             "AND status IN ('pending', 'sending') ORDER BY edition_id")]
 
-    def recipients(self, edition_id: int, after: int, limit: int) -> list[Recipient]:
-        """The next batch of an edition's unfinished deliveries, in id order: never the whole list at once."""
+    def recipients(self, edition_id: int, after: int, limit: int, ready_by: datetime) -> list[Recipient]:
+        """The next batch of an edition's unfinished deliveries that may go now, in id order: never the whole
+        list at once."""
         rows = self.db.execute(
-            "SELECT d.id, d.subscriber_id, s.email, s.name, s.status AS sub_status, d.status FROM deliveries d "
-            "JOIN subscribers s ON s.id = d.subscriber_id WHERE d.edition_id = ? AND d.id > ? "
-            "AND d.status IN ('pending', 'sending') ORDER BY d.id LIMIT ?", (edition_id, after, limit))
+            "SELECT d.id, d.subscriber_id, s.email, s.name, s.status AS sub_status, d.status, d.attempts "
+            "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.edition_id = ? AND d.id > ? "
+            "AND d.status IN ('pending', 'sending') AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) "
+            "ORDER BY d.id LIMIT ?", (edition_id, after, utc_iso(ready_by), limit))
         return [Recipient(*r) for r in rows]
+
+    def next_retry(self, edition_id: int) -> datetime | None:
+        """When the earliest deferred delivery of an edition may go again."""
+        row = self.db.execute("SELECT MIN(next_attempt_at) FROM deliveries WHERE edition_id = ? "
+                              "AND status = 'pending' AND next_attempt_at IS NOT NULL", (edition_id,)).fetchone()
+        return from_utc_iso(row[0]) if row and row[0] else None
 
     def edition_counts(self, edition_id: int) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY status",

@@ -40,6 +40,15 @@ class PreparedEdition:
     body: tuple[bytes | tuple[int, ...], ...]  # bytes, or the soft-break offsets inside one token slot
     domain: str
     public_url: str
+    # The same edition as parts, for mail APIs that take fields rather than bytes (Mailgun, SendGrid):
+    # html and text still hold TOKEN_PLACEHOLDER where each recipient's token goes.
+    newsletter: Newsletter
+    sender_name: str
+    sender_address: str
+    date: datetime
+
+    def unsubscribe_url(self, token: str) -> str:
+        return unsubscribe_url(self.public_url, token)
 
     def message(self, address: str, name: str, token: str, message_id: str) -> bytes:
         """The whole RFC 5322 message for one recipient, CRLF line ends, ready for SMTP."""
@@ -108,4 +117,5 @@ def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: da
     chunks.append(body[pos:])
     if len(chunks) < 5:  # the footer link of each part, at least
         raise RenderError("the newsletter templates must show the unsubscribe link in both parts")
-    return PreparedEdition(head + separator, tuple(chunks), address.rpartition("@")[2], public_url)
+    return PreparedEdition(head + separator, tuple(chunks), address.rpartition("@")[2], public_url, newsletter, name,
+                           address, date)

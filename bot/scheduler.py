@@ -119,19 +119,22 @@ def plan_edition(ledger: Ledger, items: list[Item], channels: Channels, settings
 
 
 def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambda: False,
-             progress: Progress | None = None) -> RunReport:
-    """Everything due at `now`: new posts and their retries, the slot's edition, unfinished editions."""
+             progress: Progress | None = None, clock: Callable[[], datetime] | None = None) -> RunReport:
+    """Everything due at `now`: new posts and their retries, the slot's edition, unfinished editions.
+
+    With `clock` (a live run) deliveries are stamped with the real time; without, with `now` plus any
+    waits, so that fixed and simulated clocks give the same results every time."""
     loaded = queue.load(settings)
     report = RunReport(now, invalid=list(loaded.problems))
     by_id = {i.id: i for i in loaded.items}
     channels = Channels(settings)
     try:
         with Ledger.open(settings.state_dir) as ledger:
-            dispatcher = Dispatcher(settings, ledger, channels, report, stop, progress)
+            dispatcher = Dispatcher(settings, ledger, channels, report, stop, progress, clock=clock)
             plan_posts(ledger, loaded.items, channels, settings, now, report)
-            dispatcher.send_posts(by_id, now)
+            dispatcher.send_posts(by_id)
             plan_edition(ledger, loaded.items, channels, settings, now, report)
-            dispatcher.send_editions(now)
+            dispatcher.send_editions()
     finally:
         channels.close()
     return report
@@ -149,7 +152,7 @@ def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | 
             due = edition_items(ledger, loaded.items, now)
             if due:
                 report.editions.append(create_edition(ledger, due, settings, None, now))
-            Dispatcher(settings, ledger, channels, report, progress=progress).send_editions(now)
+            Dispatcher(settings, ledger, channels, report, progress=progress).send_editions()
     finally:
         channels.close()
     return report
@@ -207,7 +210,7 @@ def run_forever(settings: Settings, on_report: Callable[[RunReport], None],
 
     def tick() -> None:
         try:
-            on_report(run_once(settings, clock(), stop=stopping.is_set))
+            on_report(run_once(settings, clock(), stop=stopping.is_set, clock=clock))
         except HeraldError as exc:  # a bad moment (a file half-saved, a locked database): the next tick retries
             log.error("run failed: %s", exc)
 

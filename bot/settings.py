@@ -19,8 +19,8 @@ PLATFORMS = ("x", "mastodon", "bluesky")
 CHANNELS = ("email",) + PLATFORMS
 # Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
 OWN_PREFIXES = ("BOT_",)
-EMAIL_BACKENDS = ("outbox", "off")
-SOCIAL_BACKENDS = ("outbox", "off")
+EMAIL_BACKENDS = ("outbox", "off", "smtp", "mailgun", "sendgrid")
+SOCIAL_BACKENDS = ("outbox", "off", "api")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -125,6 +125,50 @@ def _public_url(raw: str) -> str:
     return value
 
 
+def _base_url(raw: str) -> str:
+    value = _public_url(raw)
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _port(raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{raw!r} is not a port number")
+    return int(raw)
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.strip().isdigit() or not low <= int(raw) <= high:
+            raise ValueError(f"{raw!r} is not a whole number from {low} to {high}")
+        return int(raw)
+
+    return parse
+
+
+def _rate(raw: str) -> float | None:
+    """Messages per second at most; empty means no limit."""
+    if not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number of messages per second (or empty for no limit)") from None
+    if not 0 < value <= 100_000:
+        raise ValueError(f"{raw!r} must be more than 0")
+    return value
+
+
+def _optional_address(raw: str) -> str:
+    value = raw.strip()
+    if value and (not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value)):
+        raise ValueError(f"{raw!r} is not an email address")
+    return value
+
+
 def _language(raw: str) -> str:
     if not re.fullmatch(r"[a-z]{2,3}", raw.strip()):
         raise ValueError(f"{raw!r} is not an ISO 639-1 language code such as en or fr")
@@ -178,6 +222,41 @@ SPECS: dict[str, Spec] = {
     "BOT_X_BACKEND": Spec("x_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
     "BOT_MASTODON_BACKEND": Spec("mastodon_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
     "BOT_BLUESKY_BACKEND": Spec("bluesky_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
+    "BOT_HTTP_TIMEOUT": Spec("http_timeout", parse_duration, "30s"),
+    "BOT_RETRY_BUDGET": Spec("retry_budget", parse_duration, "2m"),
+    "BOT_ALERT_EMAIL": Spec("alert_email", _optional_address, ""),
+    "SMTP_HOST": Spec("smtp_host", _text, "localhost"),
+    "SMTP_PORT": Spec("smtp_port", _port, ""),
+    "SMTP_SECURITY": Spec("smtp_security", _one_of("starttls", "tls", "none"), "starttls"),
+    "SMTP_USERNAME": Spec("smtp_username", _text, ""),
+    "SMTP_PASSWORD": Spec("smtp_password", _secret, "", secret=True),
+    "SMTP_CONNECTIONS": Spec("smtp_connections", _count(1, 32), "1"),
+    "SMTP_RATE": Spec("smtp_rate", _rate, ""),
+    "MAILGUN_API_KEY": Spec("mailgun_api_key", _secret, "", secret=True),
+    "MAILGUN_DOMAIN": Spec("mailgun_domain", _text, ""),
+    "MAILGUN_BASE_URL": Spec("mailgun_base_url", _base_url, "https://api.mailgun.net"),
+    "SENDGRID_API_KEY": Spec("sendgrid_api_key", _secret, "", secret=True),
+    "SENDGRID_BASE_URL": Spec("sendgrid_base_url", _base_url, "https://api.sendgrid.com"),
+    "MASTODON_BASE_URL": Spec("mastodon_base_url", _public_url, ""),
+    "MASTODON_ACCESS_TOKEN": Spec("mastodon_access_token", _secret, "", secret=True),
+    "BLUESKY_SERVICE": Spec("bluesky_service", _base_url, "https://bsky.social"),
+    "BLUESKY_HANDLE": Spec("bluesky_handle", _text, ""),
+    "BLUESKY_APP_PASSWORD": Spec("bluesky_app_password", _secret, "", secret=True),
+    "X_API_KEY": Spec("x_api_key", _secret, "", secret=True),
+    "X_API_SECRET": Spec("x_api_secret", _secret, "", secret=True),
+    "X_ACCESS_TOKEN": Spec("x_access_token", _secret, "", secret=True),
+    "X_ACCESS_TOKEN_SECRET": Spec("x_access_token_secret", _secret, "", secret=True),
+    "X_API_BASE_URL": Spec("x_api_base_url", _base_url, "https://api.x.com"),
+}
+
+# What each real backend cannot work without: checked when the settings load, so a run never starts half-set.
+REQUIRED_BY_BACKEND: dict[tuple[str, str], tuple[str, ...]] = {
+    ("email", "smtp"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SMTP_HOST"),
+    ("email", "mailgun"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "MAILGUN_API_KEY", "MAILGUN_DOMAIN"),
+    ("email", "sendgrid"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SENDGRID_API_KEY"),
+    ("mastodon", "api"): ("MASTODON_BASE_URL", "MASTODON_ACCESS_TOKEN"),
+    ("bluesky", "api"): ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
+    ("x", "api"): ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
 }
 
 
@@ -202,6 +281,31 @@ class Settings:
     x_backend: str
     mastodon_backend: str
     bluesky_backend: str
+    http_timeout: timedelta
+    retry_budget: timedelta
+    alert_email: str
+    smtp_host: str
+    smtp_port: int | None
+    smtp_security: str
+    smtp_username: str
+    smtp_password: Secret
+    smtp_connections: int
+    smtp_rate: float | None
+    mailgun_api_key: Secret
+    mailgun_domain: str
+    mailgun_base_url: str
+    sendgrid_api_key: Secret
+    sendgrid_base_url: str
+    mastodon_base_url: str
+    mastodon_access_token: Secret
+    bluesky_service: str
+    bluesky_handle: str
+    bluesky_app_password: Secret
+    x_api_key: Secret
+    x_api_secret: Secret
+    x_access_token: Secret
+    x_access_token_secret: Secret
+    x_api_base_url: str
     # Where each value came from, for `bot config`; never holds a secret's value.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -234,6 +338,12 @@ class Settings:
     def secret_values(self) -> list[str]:
         """Every secret's value, so that output can be scrubbed of them."""
         return [v.reveal() for v in (getattr(self, f.name) for f in fields(self)) if isinstance(v, Secret) and v]
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret's value replaced by ***: for anything printed, logged or stored."""
+        for secret in self.secret_values():
+            text = text.replace(secret, "***")
+        return text
 
 
 def load_settings(
@@ -271,7 +381,21 @@ def load_settings(
             values[spec.attr] = spec.parse(raw[name])
         except ValueError as exc:
             raise ConfigError(f"{sources[name]}: {name}: {exc}") from None
-    return Settings(**values, sources=sources)
+    settings = Settings(**values, sources=sources)
+    _check_backends(settings, raw, sources)
+    return settings
+
+
+def _check_backends(settings: Settings, raw: dict[str, str], sources: dict[str, str]) -> None:
+    """A real backend needs its settings, and one-click unsubscribe needs an https:// public URL."""
+    for kind, backend in settings.backends.items():
+        missing = [n for n in REQUIRED_BY_BACKEND.get((kind, backend), ()) if not raw[n].strip()]
+        if missing:
+            raise ConfigError(f"BOT_{kind.upper()}_BACKEND={backend} needs {', '.join(missing)} "
+                              f"(see .env.example)")
+    if settings.email_backend not in ("outbox", "off") and not settings.public_url.startswith("https://"):
+        raise ConfigError(f"{sources['BOT_PUBLIC_URL']}: BOT_PUBLIC_URL: must be an https:// URL when mail really "
+                          "goes out: mail clients only offer one-click unsubscribe over HTTPS (RFC 8058)")
 
 
 def _suggest(name: str) -> str:

@@ -72,10 +72,21 @@ class Channel(Protocol):
     name: str  # the backend: outbox, smtp, mailgun, ...
     kind: str  # what it carries: email, x, mastodon or bluesky
     batch_size: int  # how many messages one send() takes
+    limit: int | None  # a social backend's own length limit when its server says (Mastodon), else None
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         """One outcome per message, in order. Raises ChannelAuthError when the credentials are refused and
         TransientChannelError when nothing could be sent (the server is down)."""
+        ...
+
+    def reconcile(self, message: Outgoing) -> Outcome | None:
+        """For a message handed over before whose outcome is unknown (a timeout, a crash): Sent if it did
+        arrive, None if it did not (or cannot be known: then dispatch sends it again)."""
+        ...
+
+    def check(self) -> str:
+        """A read-only call for `bot doctor`: a short description of what works ("signed in as @x"), or a
+        ChannelError saying what to fix. Never posts or sends."""
         ...
 
     def close(self) -> None: ...

@@ -27,6 +27,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 class Outbox:
     name = "outbox"
     batch_size = 1
+    limit = None
 
     def __init__(self, settings: Settings, kind: str) -> None:
         self.kind = kind
@@ -35,20 +36,34 @@ class Outbox:
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for message in messages:
+            path = self._path(message)
             try:
                 if isinstance(message, OutgoingMail):
-                    path = self.folder / f"{message.key}.eml"
                     write_atomically(path, message.raw())
                     outcomes.append(Sent(message.message_id))
                 else:
                     assert isinstance(message, OutgoingPost)
-                    path = self.folder / f"{message.item}.json"
                     record = {"platform": message.platform, "item": message.item, "payload": message.payload}
                     write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
                     outcomes.append(Sent(f"outbox:{self.kind}/{path.name}"))
             except OSError as exc:
                 outcomes.append(Failed(f"cannot write {exc.filename}: {exc.strerror}", transient=True))
         return outcomes
+
+    def _path(self, message: Outgoing) -> Path:
+        if isinstance(message, OutgoingMail):
+            return self.folder / f"{message.key}.eml"
+        return self.folder / f"{message.item}.json"
+
+    def reconcile(self, message: Outgoing) -> Outcome | None:
+        path = self._path(message)
+        if not path.exists():
+            return None
+        return Sent(message.message_id if isinstance(message, OutgoingMail) else f"outbox:{self.kind}/{path.name}")
+
+    def check(self) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return f"writes to {self.folder}"
 
     def close(self) -> None:
         pass

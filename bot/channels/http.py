@@ -1,0 +1,133 @@
+"""HTTP for the API backends: one session with timeouts, and the mapping from HTTP answers to Herald's error classes.
+
+Transient (retry later, as late as the server asks): timeouts, connection errors, 408, 425, 429, 5xx.
+Credentials refused (the channel stops for the run): 401. Anything else 4xx is final: never repeated.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
+from ..settings import Settings
+
+USER_AGENT = "Herald/0.1 (+https://github.com/herald-bot)"
+TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+MAX_ERROR_TEXT = 300
+
+
+def session() -> requests.Session:
+    opened = requests.Session()
+    opened.headers["User-Agent"] = USER_AGENT
+    return opened
+
+
+def retry_after(response: requests.Response, now: float | None = None) -> float | None:
+    """Seconds to wait, from whichever header the server uses: Retry-After (seconds or a date), X's
+    x-rate-limit-reset (epoch seconds), Mastodon's X-RateLimit-Reset (ISO 8601), RateLimit-Reset (delta)."""
+    now = time.time() if now is None else now
+    headers = response.headers
+    value = headers.get("Retry-After")
+    if value:
+        if value.strip().isdigit():
+            return float(value)
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    for name in ("x-rate-limit-reset", "X-RateLimit-Reset", "RateLimit-Reset"):
+        value = headers.get(name)
+        if not value:
+            continue
+        value = value.strip()
+        if value.isdigit():
+            number = float(value)
+            # An epoch timestamp, or (RateLimit-Reset) seconds from now.
+            return max(0.0, number - now) if number > 1_000_000_000 else number
+        try:
+            return max(0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now)
+        except ValueError:
+            continue
+    return None
+
+
+def error_text(response: requests.Response) -> str:
+    """The server's own words about what went wrong, short; never the request."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    found: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for key in ("error", "message", "detail", "title", "error_description", "errors"):
+                if key in value:
+                    collect(value[key])
+        elif isinstance(value, list):
+            for entry in value[:3]:
+                collect(entry)
+
+    collect(body)
+    text = "; ".join(dict.fromkeys(s.strip() for s in found if s.strip())) or response.reason or ""
+    return f"HTTP {response.status_code}: {text}"[:MAX_ERROR_TEXT]
+
+
+def raise_for(response: requests.Response, what: str) -> None:
+    """Nothing for 2xx; otherwise the error class that tells dispatch what to do."""
+    if 200 <= response.status_code < 300:
+        return
+    message = f"{what}: {error_text(response)}"
+    if response.status_code == 401:
+        raise ChannelAuthError(message)
+    if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
+        raise TransientChannelError(message, retry_after(response))
+    raise FinalChannelError(message)
+
+
+def call(opened: requests.Session, method: str, url: str, what: str, settings: Settings,
+         **kwargs: Any) -> requests.Response:
+    """One request with Herald's timeout; network trouble becomes TransientChannelError."""
+    try:
+        response = opened.request(method, url, timeout=settings.http_timeout.total_seconds(), **kwargs)
+    except requests.Timeout:
+        raise TransientChannelError(f"{what}: no answer within {settings.http_timeout.total_seconds():g} s "
+                                    "(it may have gone through: checked before any retry)") from None
+    except requests.ConnectionError as exc:
+        raise TransientChannelError(f"{what}: cannot connect ({type(exc).__name__})") from None
+    except requests.RequestException as exc:
+        raise TransientChannelError(f"{what}: {type(exc).__name__}") from None
+    raise_for(response, what)
+    return response
+
+
+def json_body(response: requests.Response, what: str) -> Any:
+    """The JSON a 2xx answer carries; a body that is not JSON is a server fault, worth retrying."""
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        raise TransientChannelError(f"{what}: the server answered HTTP {response.status_code} with a body that "
+                                    "is not JSON") from None
+
+
+def fetch_image(opened: requests.Session, url: str, settings: Settings, max_bytes: int) -> tuple[bytes, str]:
+    """Download an item's image for upload; too big or not an image is a final error naming the URL."""
+    what = f"image {url}"
+    response = call(opened, "GET", url, what, settings, stream=True)
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if not kind.startswith("image/"):
+        raise FinalChannelError(f"{what}: is {kind or 'of no declared type'}, not an image")
+    data = bytearray()
+    for chunk in response.iter_content(65536):
+        data += chunk
+        if len(data) > max_bytes:
+            raise FinalChannelError(f"{what}: larger than {max_bytes:,} bytes")
+    return bytes(data), kind
