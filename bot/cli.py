@@ -142,13 +142,13 @@ class _Redact(logging.Filter):
         return True
 
 
-def _logging(app: App) -> None:
+def _logging(app: App, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     handler.addFilter(_Redact(app.settings))
     root = logging.getLogger("herald")
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if app.debug else logging.INFO)
+    root.setLevel(logging.DEBUG if app.debug else level)
     root.propagate = False
 
 
@@ -171,7 +171,8 @@ def run(app: App, once: bool, now_raw: str | None) -> None:
 
     if now_raw and not once:
         raise click.UsageError("--now goes with --once (the simulated clock is `bot demo`)")
-    _logging(app)
+    # A single run prints what it did; the long-running one logs it, for journald and the like.
+    _logging(app, logging.WARNING if once else logging.INFO)
     with state_lock(app.settings):
         if once:
             live = None if now_raw else (lambda: datetime.now(timezone.utc))
@@ -266,6 +267,43 @@ def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path)
         play(app.settings, start, until, lambda r: report_mod.print_run(r, app.settings, quiet=True, stamp=True))
     click.echo(f"\noutbox: {app.settings.outbox_dir.resolve()}\n")
     report_mod.print_status(report_mod.status(app.settings, until))
+
+
+@cli.command()
+@click.argument("item")
+@click.option("--platform", type=click.Choice(["x", "mastodon", "bluesky"]), help="Only this platform "
+              "[default: every platform where it was missed or failed].")
+@click.option("--at", "at_raw", metavar="T", help="When to post it [default: now].")
+@click.pass_obj
+def requeue(app: App, item: str, platform: str | None, at_raw: str | None) -> None:
+    """Put a missed or failed post back in the schedule; `bot run` posts it at T."""
+    from .ledger import Ledger
+
+    when = app.now(at_raw)
+    with Ledger.open(app.settings.state_dir) as ledger:
+        done = ledger.requeue_posts(item, [platform] if platform else ["x", "mastodon", "bluesky"], when, app.now(None))
+        states = {d.channel: d.status for d in ledger.deliveries("item_id = ?", (item,))}
+    if not done:
+        where = f" on {platform}" if platform else ""
+        found = ", ".join(f"{p} {s}" for p, s in states.items()) or "no post recorded yet"
+        raise HeraldError(f"nothing to requeue: {item}{where} is not missed or failed ({found})")
+    click.echo(f"{item}: requeued on {', '.join(done)} for {when.astimezone(app.settings.timezone):%Y-%m-%d %H:%M %Z}")
+
+
+@cli.command()
+@click.pass_obj
+def doctor(app: App) -> None:
+    """Check every configured backend with a read-only call; never posts or sends. Exit 1 if anything needs fixing."""
+    from .doctor import examine
+
+    findings = examine(app.settings)
+    width = max(len(f"{f.kind} ({f.backend})") for f in findings)
+    for finding in findings:
+        mark = "ok " if finding.ok else "FIX"
+        click.echo(f"{mark} {f'{finding.kind} ({finding.backend})':<{width}}  {finding.detail}")
+        if finding.fix:
+            click.echo(f"    {'':<{width}}  -> {finding.fix}")
+    sys.exit(0 if all(f.ok for f in findings) else 1)
 
 
 from .cli_subscribers import subscribers_group  # noqa: E402  (the subcommands live in their own module)

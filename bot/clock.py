@@ -103,3 +103,15 @@ def utc_iso(instant: datetime) -> str:
 
 def from_utc_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def human_duration(delta: timedelta) -> str:
+    """A duration as people say it: 3 days, 5 h 20 min, 12 min."""
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

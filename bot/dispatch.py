@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from . import mail, social
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
-from .clock import from_utc_iso
+from .clock import from_utc_iso, human_duration
 from .content import Item, Problem
 from .errors import ChannelAuthError, TransientChannelError
 from .ledger import Delivery, Ledger, Recipient
@@ -56,6 +56,14 @@ class RunReport:
         """Everything due went out."""
         return not (self.failed or self.missed or self.deferred or self.invalid or self.paused
                     or self.emails_failed or self.emails_deferred or self.stopped)
+
+    def summary(self) -> dict[str, object]:
+        """What `bot status` shows of the last run (counts, and the channels it paused)."""
+        return {"at": self.now.isoformat(), "ok": self.ok, "posted": len(self.posted), "failed": len(self.failed),
+                "missed": len(self.missed), "deferred": len(self.deferred), "editions": self.editions,
+                "emails_sent": self.emails_sent, "emails_failed": self.emails_failed,
+                "emails_deferred": self.emails_deferred, "retries": self.retries, "reconciled": self.reconciled,
+                "invalid": len(self.invalid), "paused": self.paused, "stopped": self.stopped}
 
 
 class Dispatcher:
@@ -115,11 +123,13 @@ class Dispatcher:
                 self.report.deferred.append((delivery.item_id or "", delivery.channel, delivery.last_error or ""))
                 continue
             item = items.get(delivery.item_id or "")
+            # Lateness runs from the item's time, or from the time a person requeued it for.
+            since = max(item.publish_at, from_utc_iso(delivery.due_at)) if item else now
             if item is None:
                 self._miss(delivery, "the item is no longer in the queue, or no longer valid")
-            elif now - item.publish_at > self.settings.max_lateness:
-                self._miss(delivery, f"{_human(now - item.publish_at)} late, more than BOT_MAX_LATENESS "
-                                     f"({_human(self.settings.max_lateness)})")
+            elif now - since > self.settings.max_lateness:
+                self._miss(delivery, f"{human_duration(now - since)} late, more than BOT_MAX_LATENESS "
+                                     f"({human_duration(self.settings.max_lateness)})")
             else:
                 channel = self._channel(delivery.channel)
                 if channel is not None:
@@ -272,11 +282,3 @@ class Dispatcher:
         self.ledger.finish(results, now)
         return outcomes
 
-
-def _human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 60} min"

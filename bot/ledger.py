@@ -162,6 +162,15 @@ class Ledger:
         """A random id of this state, so Message-IDs from two installs never collide."""
         return self.db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0]
 
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            (key, value))
+
     # --- posts -------------------------------------------------------------------------------------
 
     def post(self, item_id: str, platform: str) -> Delivery | None:
@@ -208,11 +217,16 @@ class Ledger:
                 [(status, remote, error, utc_iso(retry) if retry else None, stamp, status, stamp, i)
                  for i, status, remote, error, retry in results])
 
-    def requeue(self, delivery_id: int, due_at: datetime, now: datetime) -> None:
+    def requeue_posts(self, item_id: str, platforms: Sequence[str], due_at: datetime, now: datetime) -> list[str]:
+        """Put missed or failed posts back in the schedule; the platforms that were requeued."""
+        marks = ",".join("?" * len(platforms))
         with self.transaction():
-            self.db.execute("UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = NULL, "
-                            "last_error = NULL, updated_at = ? WHERE id = ?",
-                            (utc_iso(due_at), utc_iso(now), delivery_id))
+            rows = self.db.execute(f"SELECT id, channel FROM deliveries WHERE item_id = ? AND channel IN ({marks}) "
+                                   "AND status IN ('missed', 'failed')", (item_id, *platforms)).fetchall()
+            self.db.executemany("UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = NULL, "
+                                "last_error = NULL, updated_at = ? WHERE id = ?",
+                                [(utc_iso(due_at), utc_iso(now), row["id"]) for row in rows])
+        return [row["channel"] for row in rows]
 
     # --- editions ----------------------------------------------------------------------------------
 

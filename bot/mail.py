@@ -46,21 +46,23 @@ class PreparedEdition:
     sender_name: str
     sender_address: str
     date: datetime
+    list_unsubscribe: bool = True  # False for one-off notices: alerts, confirmation links
 
     def unsubscribe_url(self, token: str) -> str:
         return unsubscribe_url(self.public_url, token)
 
     def message(self, address: str, name: str, token: str, message_id: str) -> bytes:
         """The whole RFC 5322 message for one recipient, CRLF line ends, ready for SMTP."""
-        if len(token) != TOKEN_LENGTH:
-            raise ValueError("token has the wrong length")
-        raw_token = token.encode("ascii")
         parts = [
             b"To: ", header_address(address, name).encode("ascii"), b"\r\n",
             b"Message-ID: ", message_id.encode("ascii"), b"\r\n",
-            b"List-Unsubscribe: <", unsubscribe_url(self.public_url, token).encode("ascii"), b">\r\n",
-            self.head,
         ]
+        if self.list_unsubscribe:
+            if len(token) != TOKEN_LENGTH:
+                raise ValueError("token has the wrong length")
+            parts += [b"List-Unsubscribe: <", unsubscribe_url(self.public_url, token).encode("ascii"), b">\r\n"]
+        raw_token = token.encode("ascii")
+        parts.append(self.head)
         for chunk in self.body:
             if isinstance(chunk, bytes):
                 parts.append(chunk)
@@ -88,25 +90,46 @@ def sender(mail_from: str) -> tuple[str, str]:
     return name, address
 
 
-def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: datetime,
-            extra_headers: dict[str, str] | None = None) -> PreparedEdition:
+def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: datetime) -> PreparedEdition:
     """Encode the edition once: headers shared by all, and both parts quoted-printable with token slots."""
     name, address = sender(mail_from)
-    message = EmailMessage(policy=_POLICY)
-    message["From"] = formataddr((name, address), charset="utf-8")
-    message["Subject"] = newsletter.subject
-    message["Date"] = format_datetime(date)
+    message = _message(newsletter, name, address, date)
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for key, value in (extra_headers or {}).items():
-        message[key] = value
     message.set_content(newsletter.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(newsletter.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    head, chunks = _slots(message)
+    if len(chunks) < 5:  # the footer link of each part, at least
+        raise RenderError("the newsletter templates must show the unsubscribe link in both parts")
+    return PreparedEdition(head, chunks, address.rpartition("@")[2], public_url, newsletter, name, address, date)
+
+
+def prepare_notice(subject: str, text: str, *, mail_from: str, date: datetime) -> PreparedEdition:
+    """A one-off plain-text message to staff or to one person (an alert, a confirmation link): no unsubscribe
+    header, since it is not list mail. Channels send it like any other OutgoingMail (with an empty token)."""
+    name, address = sender(mail_from)
+    newsletter = Newsletter(subject, "", "", text, ())
+    message = _message(newsletter, name, address, date)
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    head, chunks = _slots(message)
+    return PreparedEdition(head, chunks, address.rpartition("@")[2], "", newsletter, name, address, date,
+                           list_unsubscribe=False)
+
+
+def _message(newsletter: Newsletter, name: str, address: str, date: datetime) -> EmailMessage:
+    message = EmailMessage(policy=_POLICY)
+    message["From"] = formataddr((name, address), charset="utf-8")
+    message["Subject"] = _HEADER_BREAK.sub(" ", newsletter.subject)
+    message["Date"] = format_datetime(date)
+    return message
+
+
+def _slots(message: EmailMessage) -> tuple[bytes, tuple[bytes | tuple[int, ...], ...]]:
+    """The serialised message split into its header block and body chunks around each token slot."""
     raw = message.as_bytes(policy=_POLICY)
     head, separator, body = raw.partition(b"\r\n\r\n")
-    pattern = _slot_pattern(TOKEN_PLACEHOLDER)
     chunks: list[bytes | tuple[int, ...]] = []
     pos = 0
-    for m in pattern.finditer(body):
+    for m in _slot_pattern(TOKEN_PLACEHOLDER).finditer(body):
         chunks.append(body[pos : m.start()])
         cuts, offset = [], 0
         for piece in m.group().split(b"=\r\n")[:-1]:
@@ -115,7 +138,4 @@ def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: da
         chunks.append(tuple(cuts))
         pos = m.end()
     chunks.append(body[pos:])
-    if len(chunks) < 5:  # the footer link of each part, at least
-        raise RenderError("the newsletter templates must show the unsubscribe link in both parts")
-    return PreparedEdition(head + separator, tuple(chunks), address.rpartition("@")[2], public_url, newsletter, name,
-                           address, date)
+    return head + separator, tuple(chunks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +62,20 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
             {"item": d.item_id, "platform": d.channel, "status": d.status, "error": d.last_error,
              "at": from_utc_iso(d.due_at).astimezone(tz).isoformat()}
             for d in recorded.values() if d.status in ("failed", "missed")]
+        last_run = json.loads(ledger.meta("last_run") or "null")
     problems.sort(key=lambda p: p["at"])
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for p in problems:
+        grouped.setdefault((p["item"], p["status"]), []).append(p)
+    attention = [f"{item} was {status} on {', '.join(p['platform'] for p in group)}: {group[0]['error']} "
+                 f"(to post it anyway: bot requeue {item})" for (item, status), group in grouped.items()]
+    if last_run:
+        attention += [f"{kind} was paused in the last run: {why} (check it with: bot doctor)"
+                      for kind, why in last_run.get("paused", {}).items()]
+    attention += [f"edition {e['id']}: {e['failed']} recipient(s) refused for good (reasons below)"
+                  for e in editions if e["failed"]]
+    if loaded.problems:
+        attention.append(f"{len(loaded.problems)} invalid item(s) will not go out until fixed (see: bot validate)")
     return {
         "now": now.astimezone(tz).isoformat(),
         "timezone": tz.key,
@@ -77,6 +91,8 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         "invalid": [str(p) for p in loaded.problems],
         "subscribers": counts,
         "backends": settings.backends,
+        "last_run": last_run,
+        "needs_attention": attention,
     }
 
 
@@ -133,6 +149,12 @@ def print_status(data: dict[str, Any]) -> None:
                + ", ".join(f"{kind} {name}" for kind, name in data["backends"].items()))
     out.append(f"Subscribers: {subs['active']} active, {subs['unsubscribed']} unsubscribed, "
                f"{subs['pending']} awaiting confirmation, {subs['bounced']} bounced")
+    last = data.get("last_run")
+    if last:
+        out.append(f"Last run: {_when(last['at'])}, {'all went out' if last['ok'] else 'not everything went out'}")
+    if data["needs_attention"]:
+        out.append("\nNeeds a person")
+        out += [f"  {line}" for line in data["needs_attention"][:LIST_AT_MOST]]
 
     out.append("\nScheduled next")
     nxt = data["next"]

@@ -7,6 +7,7 @@ fixed clock all go through the same code.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -15,9 +16,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
-from . import mail, queue
+from . import alerts, mail, queue
 from .channels import Channels, OutgoingMail, Sent
-from .clock import from_utc_iso, next_slot, previous_slot, slots_between
+from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
 from .content import Item
 from .dispatch import Dispatcher, Progress, RunReport
 from .errors import ConfigError, HeraldError
@@ -72,8 +73,8 @@ def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: 
                 continue
             late = now - item.publish_at
             if late > settings.max_lateness:
-                why = f"not posted: {late} late at the first run after its time (BOT_MAX_LATENESS is " \
-                      f"{settings.max_lateness})"
+                why = f"{human_duration(late)} late at the first run after its time (BOT_MAX_LATENESS is " \
+                      f"{human_duration(settings.max_lateness)})"
                 ledger.add_post(item.id, platform, item.publish_at, now, status="missed", error=why)
                 report.missed.append((item.id, platform, why))
             else:
@@ -135,6 +136,8 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
             dispatcher.send_posts(by_id)
             plan_edition(ledger, loaded.items, channels, settings, now, report)
             dispatcher.send_editions()
+            ledger.set_meta("last_run", json.dumps(report.summary()))
+            alerts.send(report, settings, ledger, channels)
     finally:
         channels.close()
     return report

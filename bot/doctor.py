@@ -1,0 +1,60 @@
+"""Doctor: check every configured backend with a read-only call and say what works and what to fix; never sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .channels import KINDS, open_channel
+from .errors import ChannelAuthError, ChannelError, ConfigError, FinalChannelError, TransientChannelError
+from .settings import Settings
+
+# Where a person fixes each backend's credentials.
+FIXES: dict[tuple[str, str], str] = {
+    ("email", "smtp"): "check SMTP_HOST, SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME and SMTP_PASSWORD with your mail provider",
+    ("email", "mailgun"): "create a key at https://app.mailgun.com/settings/api_security and check MAILGUN_DOMAIN "
+                          "and MAILGUN_BASE_URL (EU accounts: https://api.eu.mailgun.net)",
+    ("email", "sendgrid"): "create a key with the Mail Send permission at https://app.sendgrid.com/settings/api_keys",
+    ("mastodon", "api"): "create an access token in <instance>/settings/applications with read:accounts "
+                         "write:statuses write:media, and check MASTODON_BASE_URL",
+    ("bluesky", "api"): "create an app password at https://bsky.app/settings/app-passwords and check BLUESKY_HANDLE",
+    ("x", "api"): "in https://developer.x.com/en/portal/dashboard give the app Read and write permission, then "
+                  "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str
+    backend: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def examine(settings: Settings) -> list[Finding]:
+    findings = []
+    for kind in KINDS:
+        backend = settings.backends[kind]
+        if backend == "off":
+            findings.append(Finding(kind, backend, True, "off: nothing is sent"))
+            continue
+        fix = FIXES.get((kind, backend), "")
+        channel = None
+        try:
+            channel = open_channel(settings, kind)
+            assert channel is not None
+            findings.append(Finding(kind, backend, True, channel.check()))
+        except ChannelAuthError as exc:
+            findings.append(Finding(kind, backend, False, f"credentials refused: {exc}", fix))
+        except TransientChannelError as exc:
+            findings.append(Finding(kind, backend, False, f"cannot reach the server: {exc}",
+                                    "check the address and the network, then try again"))
+        except (FinalChannelError, ChannelError, ConfigError) as exc:
+            findings.append(Finding(kind, backend, False, str(exc), fix))
+        finally:
+            if channel is not None:
+                channel.close()
+    if settings.email_backend == "outbox" and not settings.public_url:
+        findings.append(Finding("email", "links", True, "unsubscribe links point at http://localhost:8080 "
+                                "(set BOT_PUBLIC_URL before real mail goes out)"))
+    return [Finding(f.kind, f.backend, f.ok, settings.redact(f.detail), f.fix) for f in findings]
