@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence, Union
 
 from ..errors import ConfigError
@@ -46,6 +47,7 @@ class OutgoingPost:
     summary: str = ""
     image: str | None = None
     image_alt: str | None = None
+    first_attempt: datetime | None = None  # when it was first handed over; the same on every retry
 
 
 Outgoing = Union[OutgoingMail, OutgoingPost]
@@ -81,7 +83,8 @@ class Channel(Protocol):
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         """For a message handed over before whose outcome is unknown (a timeout, a crash): Sent if it did
-        arrive, None if it did not (or cannot be known: then dispatch sends it again)."""
+        arrive, None if it did not (or cannot be known: then dispatch sends it again). Raises
+        ChannelAuthError or TransientChannelError only."""
         ...
 
     def check(self) -> str:
@@ -106,11 +109,17 @@ def register(kinds: str | Sequence[str], name: str) -> Callable[[Factory], Facto
     return decorate
 
 
+_discovered = False
+
+
 def _discover() -> None:
-    if _REGISTRY:
+    """Import every backend module once, so each registers itself (importing one directly must not stop this)."""
+    global _discovered
+    if _discovered:
         return
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+    _discovered = True
 
 
 def backends(kind: str) -> list[str]:

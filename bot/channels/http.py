@@ -1,7 +1,7 @@
 """HTTP for the API backends: one session with timeouts, and the mapping from HTTP answers to Herald's error classes.
 
 Transient (retry later, as late as the server asks): timeouts, connection errors, 408, 425, 429, 5xx.
-Credentials refused (the channel stops for the run): 401. Anything else 4xx is final: never repeated.
+Credentials refused or lacking a right (the channel stops for the run): 401, 403. Any other 4xx is final.
 """
 
 from __future__ import annotations
@@ -86,10 +86,15 @@ def raise_for(response: requests.Response, what: str) -> None:
     if 200 <= response.status_code < 300:
         return
     message = f"{what}: {error_text(response)}"
-    if response.status_code == 401:
+    if response.status_code in (401, 403):
+        # Refused credentials, or credentials without the right (SendGrid's key without mail.send, a suspended
+        # account): nothing this channel sends can succeed until a person fixes it, so it pauses.
         raise ChannelAuthError(message)
     if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
-        raise TransientChannelError(message, retry_after(response))
+        # Rate-limit headers ride on every answer (X sends them always): only a 429, or an explicit
+        # Retry-After, means "wait until then"; a 503 without one is retried on the usual backoff.
+        told = response.status_code == 429 or "Retry-After" in response.headers
+        raise TransientChannelError(message, retry_after(response) if told else None)
     raise FinalChannelError(message)
 
 
@@ -121,7 +126,10 @@ def json_body(response: requests.Response, what: str) -> Any:
 def fetch_image(opened: requests.Session, url: str, settings: Settings, max_bytes: int) -> tuple[bytes, str]:
     """Download an item's image for upload; too big or not an image is a final error naming the URL."""
     what = f"image {url}"
-    response = call(opened, "GET", url, what, settings, stream=True)
+    try:
+        response = call(opened, "GET", url, what, settings, stream=True)
+    except ChannelAuthError as exc:  # the image host's refusal is about the image, not our platform account
+        raise FinalChannelError(str(exc)) from None
     kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if not kind.startswith("image/"):
         raise FinalChannelError(f"{what}: is {kind or 'of no declared type'}, not an image")
