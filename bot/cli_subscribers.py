@@ -55,9 +55,9 @@ def add(app, email: str, name: str) -> None:  # type: ignore[no-untyped-def]
     address = _address(email)
     with Ledger.open(app.settings.state_dir) as ledger:
         outcome = subscribers.add(ledger, address, subscribers.clean_name(name), _now())
-    if outcome == "unsubscribed":
-        click.echo(f"{address} unsubscribed earlier; only they can subscribe again (bot serve's /subscribe page)",
-                   err=True)
+    if outcome in ("unsubscribed", "bounced"):
+        why = "unsubscribed earlier" if outcome == "unsubscribed" else "bounced (the mailbox refuses mail)"
+        click.echo(f"{address} {why}; only they can subscribe again, on the /subscribe page of bot serve", err=True)
         sys.exit(1)
     click.echo(f"{address}: {'added' if outcome == 'added' else 'already subscribed'}")
 

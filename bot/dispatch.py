@@ -16,9 +16,9 @@ from typing import Callable, Sequence
 
 from . import mail, social
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
-from .clock import from_utc_iso, human_duration
+from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
-from .errors import ChannelAuthError, TransientChannelError
+from .errors import ChannelAuthError, ChannelError, TransientChannelError
 from .ledger import Delivery, Ledger, Recipient
 from .render import Newsletter
 from .settings import Settings
@@ -144,8 +144,10 @@ class Dispatcher:
         post = social.compose(item, platform, limit=getattr(channel, "limit", None))
         body = social.payload(post, language=item.lang or self.settings.language,
                               visibility=self.settings.mastodon_visibility, created_at=self.now())
+        # Stored to the second when first claimed, so the first try and every retry see the same instant.
+        first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
         message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
-                               item.summary, item.image, item.image_alt)
+                               item.summary, item.image, item.image_alt, first)
         attempts = delivery.attempts
         for round_ in range(len(BACKOFF) + 1):
             if attempts > 0 and self._already_there(channel, delivery.id, message):
@@ -172,7 +174,7 @@ class Dispatcher:
         except ChannelAuthError as exc:
             self._pause(channel.kind, exc)
             return True
-        except TransientChannelError:
+        except ChannelError:
             found = None  # the platform's own idempotency (a key, a record name) still guards the resend
         if isinstance(found, Sent):
             self.ledger.finish([(delivery_id, "sent", found.remote_id, None, None)], self.now())

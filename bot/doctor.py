@@ -15,7 +15,7 @@ FIXES: dict[tuple[str, str], str] = {
                           "and MAILGUN_BASE_URL (EU accounts: https://api.eu.mailgun.net)",
     ("email", "sendgrid"): "create a key with the Mail Send permission at https://app.sendgrid.com/settings/api_keys",
     ("mastodon", "api"): "create an access token in <instance>/settings/applications with read:accounts "
-                         "write:statuses write:media, and check MASTODON_BASE_URL",
+                         "read:statuses write:statuses write:media, and check MASTODON_BASE_URL",
     ("bluesky", "api"): "create an app password at https://bsky.app/settings/app-passwords and check BLUESKY_HANDLE",
     ("x", "api"): "in https://developer.x.com/en/portal/dashboard give the app Read and write permission, then "
                   "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)",

@@ -68,6 +68,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_edition ON deliveries (edition_id, status, id);
     CREATE INDEX deliveries_by_status ON deliveries (status, channel);
     """,
+    # 2: what mail providers tell us back (bounces, complaints), and webhook calls already seen
+    """
+    CREATE TABLE bounces (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint')),
+        source TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX bounces_by_subscriber ON bounces (subscriber_id, kind);
+    CREATE TABLE webhook_events (id TEXT PRIMARY KEY, at TEXT NOT NULL);
+    """,
+    # 3: when a delivery was first handed over: a platform key chosen by Herald (Bluesky's record key) is
+    # derived from it, so every retry repeats it
+    """
+    ALTER TABLE deliveries ADD COLUMN first_attempt_at TEXT;
+    """,
 )
 
 
@@ -84,6 +102,7 @@ class Delivery:
     last_error: str | None = None
     remote_id: str | None = None
     next_attempt_at: str | None = None
+    first_attempt_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +220,10 @@ class Ledger:
     def claim(self, ids: Sequence[int], now: datetime) -> None:
         """Mark deliveries `sending` (attempts + 1) and commit, before the channel sees them."""
         with self.transaction():
-            self.db.executemany("UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ? "
+            self.db.executemany("UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?, "
+                                "first_attempt_at = COALESCE(first_attempt_at, ?) "
                                 "WHERE id = ? AND status IN ('pending', 'sending')",
-                                [(utc_iso(now), i) for i in ids])
+                                [(utc_iso(now), utc_iso(now), i) for i in ids])
 
     def finish(self, results: Sequence[tuple[int, str, str | None, str | None, datetime | None]],
                now: datetime) -> None:
@@ -323,4 +343,4 @@ def _statements(script: str) -> list[str]:
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(row["id"], row["channel"], row["status"], row["attempts"], row["due_at"], row["item_id"],
                     row["edition_id"], row["subscriber_id"], row["last_error"], row["remote_id"],
-                    row["next_attempt_at"])
+                    row["next_attempt_at"], row["first_attempt_at"])

@@ -169,6 +169,14 @@ def _optional_address(raw: str) -> str:
     return value
 
 
+def _password_hash(raw: str) -> Secret:
+    """The admin password as a hash (from `bot hash-password`), never the password itself."""
+    value = raw.strip()
+    if value and not re.fullmatch(r"(scrypt|pbkdf2):[^$\s]+\$[^$\s]+\$[0-9a-f]+", value):
+        raise ValueError("must be a password hash as printed by `bot hash-password`, not the password itself")
+    return Secret(value)
+
+
 def _language(raw: str) -> str:
     if not re.fullmatch(r"[a-z]{2,3}", raw.strip()):
         raise ValueError(f"{raw!r} is not an ISO 639-1 language code such as en or fr")
@@ -247,6 +255,12 @@ SPECS: dict[str, Spec] = {
     "X_ACCESS_TOKEN": Spec("x_access_token", _secret, "", secret=True),
     "X_ACCESS_TOKEN_SECRET": Spec("x_access_token_secret", _secret, "", secret=True),
     "X_API_BASE_URL": Spec("x_api_base_url", _base_url, "https://api.x.com"),
+    "BOT_ADMIN_PASSWORD": Spec("admin_password", _password_hash, "", secret=True),
+    "BOT_PROXIES": Spec("proxies", _count(0, 5), "0"),
+    "BOT_CONFIRM_MAX_AGE": Spec("confirm_max_age", parse_duration, "7d"),
+    "BOT_SOFT_BOUNCE_LIMIT": Spec("soft_bounce_limit", _count(1, 100), "3"),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": Spec("mailgun_webhook_key", _secret, "", secret=True),
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": Spec("sendgrid_webhook_public_key", _text, ""),
 }
 
 # What each real backend cannot work without: checked when the settings load, so a run never starts half-set.
@@ -306,6 +320,12 @@ class Settings:
     x_access_token: Secret
     x_access_token_secret: Secret
     x_api_base_url: str
+    admin_password: Secret
+    proxies: int
+    confirm_max_age: timedelta
+    soft_bounce_limit: int
+    mailgun_webhook_key: Secret
+    sendgrid_webhook_public_key: str
     # Where each value came from, for `bot config`; never holds a secret's value.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

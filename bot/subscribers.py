@@ -91,6 +91,24 @@ def read_token(key: bytes, token: str) -> int | None:
     return int(struct.unpack(">Q", ident)[0])
 
 
+def make_confirm_token(key: bytes, email: str, name: str) -> str:
+    """A signed, dated link token for double opt-in (itsdangerous): proves the reader holds the mailbox."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(key, salt="herald-confirm").dumps([email, name])
+
+
+def read_confirm_token(key: bytes, token: str, max_age: int) -> tuple[str, str] | None:
+    """(email, name) from a confirmation token no older than `max_age` seconds, or None."""
+    from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+    try:
+        email, name = URLSafeTimedSerializer(key, salt="herald-confirm").loads(token, max_age=max_age)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return (email, name) if isinstance(email, str) and isinstance(name, str) else None
+
+
 # --- the list -----------------------------------------------------------------------------------------
 
 
@@ -113,7 +131,8 @@ def get(ledger: Ledger, *, email: str | None = None, subscriber_id: int | None =
 
 
 def add(ledger: Ledger, email: str, name: str, now: datetime, source: str = "staff") -> str:
-    """'added', 'exists' (name updated when given) or 'unsubscribed' (left alone, by their choice)."""
+    """'added', 'exists' (name updated when given), or 'unsubscribed' / 'bounced' (left alone: they left, or
+    their mailbox refuses mail). Someone who asked to subscribe but has not confirmed yet is added."""
     stamp = utc_iso(now)
     with ledger.transaction():
         row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
@@ -121,11 +140,37 @@ def add(ledger: Ledger, email: str, name: str, now: datetime, source: str = "sta
             ledger.db.execute("INSERT INTO subscribers (email, name, source, created_at, updated_at) "
                               "VALUES (?, ?, ?, ?, ?)", (email, name, source, stamp, stamp))
             return "added"
-        if row["status"] != "active":
-            return "unsubscribed"
-        if name:
-            ledger.db.execute("UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?", (name, stamp, row["id"]))
-        return "exists"
+        if row["status"] in ("unsubscribed", "bounced"):
+            return str(row["status"])
+        ledger.db.execute("UPDATE subscribers SET status = 'active', name = CASE WHEN ? != '' THEN ? ELSE name END, "
+                          "updated_at = ? WHERE id = ?", (name, name, stamp, row["id"]))
+        return "added" if row["status"] == "pending" else "exists"
+
+
+def request(ledger: Ledger, email: str, name: str, now: datetime) -> bool:
+    """Someone asked to subscribe (double opt-in): True when a confirmation link should be mailed to them.
+
+    A new address is kept as `pending`; someone who left stays unsubscribed until they confirm. An active
+    subscriber is sent nothing (and the page they see says the same as to anyone else)."""
+    stamp = utc_iso(now)
+    with ledger.transaction():
+        row = ledger.db.execute("SELECT status FROM subscribers WHERE email = ?", (email,)).fetchone()
+        if row is None:
+            ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at) "
+                              "VALUES (?, ?, 'pending', 'web', ?, ?)", (email, name, stamp, stamp))
+            return True
+        return row["status"] != "active"
+
+
+def confirm(ledger: Ledger, email: str, name: str, now: datetime) -> None:
+    """A confirmed request: active from now, whatever they were before (they asked, and proved the address)."""
+    stamp = utc_iso(now)
+    with ledger.transaction():
+        ledger.db.execute(
+            "INSERT INTO subscribers (email, name, status, source, created_at, updated_at) "
+            "VALUES (?, ?, 'active', 'web', ?, ?) ON CONFLICT (email) DO UPDATE SET status = 'active', "
+            "unsubscribed_at = NULL, updated_at = excluded.updated_at, "
+            "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END", (email, name, stamp, stamp))
 
 
 def unsubscribe(ledger: Ledger, subscriber_id: int, now: datetime) -> bool:
@@ -139,9 +184,10 @@ def unsubscribe(ledger: Ledger, subscriber_id: int, now: datetime) -> bool:
 
 
 def erase(ledger: Ledger, subscriber_id: int) -> None:
-    """Forget someone entirely (their right to erasure): their row and their delivery records go."""
+    """Forget someone entirely (their right to erasure): their row, deliveries and bounces go."""
     with ledger.transaction():
         ledger.db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (subscriber_id,))
+        ledger.db.execute("DELETE FROM bounces WHERE subscriber_id = ?", (subscriber_id,))
         ledger.db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
 
 
@@ -168,7 +214,7 @@ def _subscriber(row: object) -> Subscriber:
 class ImportReport:
     added: int = 0
     existing: int = 0
-    kept_out: int = 0  # unsubscribed earlier: never re-subscribed by an import
+    kept_out: int = 0  # unsubscribed or bounced earlier: never re-subscribed by an import
     repeated: int = 0  # the same address twice in the file
     problems: list[Problem] = field(default_factory=list)
 
@@ -232,5 +278,43 @@ def import_csv(ledger: Ledger, path: Path, now: datetime) -> ImportReport:
         elif outcome == "exists":
             report.existing += 1
         else:
-            report.kept_out += 1
+            report.kept_out += 1  # unsubscribed or bounced
     return report
+
+
+# --- what mail providers report back -------------------------------------------------------------------
+
+
+def record_bounce(ledger: Ledger, email: str, kind: str, source: str, detail: str, now: datetime,
+                  soft_limit: int) -> str:
+    """Record a bounce or a complaint and suppress the address when it must be: a hard bounce or a complaint at
+    once, soft bounces after `soft_limit` of them. Returns what was done: 'suppressed', 'counted' or 'unknown'."""
+    stamp = utc_iso(now)
+    with ledger.transaction():
+        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
+        if row is None:
+            return "unknown"
+        ledger.db.execute("INSERT INTO bounces (subscriber_id, kind, source, detail, at) VALUES (?, ?, ?, ?, ?)",
+                          (row["id"], kind, source, detail[:500], stamp))
+        if kind == "complaint":  # they called it spam: never mail them again
+            new_status = "unsubscribed"
+        elif kind == "hard":
+            new_status = "bounced"
+        else:
+            softs = ledger.db.execute("SELECT COUNT(*) FROM bounces WHERE subscriber_id = ? AND kind = 'soft'",
+                                      (row["id"],)).fetchone()[0]
+            new_status = "bounced" if softs >= soft_limit else ""
+        if not new_status or row["status"] in ("unsubscribed", "bounced"):
+            return "counted" if not new_status else "suppressed"
+        ledger.db.execute("UPDATE subscribers SET status = ?, updated_at = ?, unsubscribed_at = CASE WHEN ? = "
+                          "'unsubscribed' THEN ? ELSE unsubscribed_at END WHERE id = ?",
+                          (new_status, stamp, new_status, stamp, row["id"]))
+        return "suppressed"
+
+
+def first_time(ledger: Ledger, event_id: str, now: datetime) -> bool:
+    """True the first time a provider's event id is seen: a replayed webhook call changes nothing."""
+    with ledger.transaction():
+        inserted = ledger.db.execute("INSERT INTO webhook_events (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                                     (event_id, utc_iso(now))).rowcount
+    return bool(inserted)
