@@ -19,14 +19,13 @@ from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, Outgoing
 from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
 from .errors import ChannelAuthError, ChannelError, TransientChannelError
-from .ledger import Delivery, Ledger, Recipient
+from .fanout import BACKOFF, Fanout, results
+from .ledger import Delivery, Ledger
 from .render import Newsletter
 from .settings import Settings
-from .subscribers import make_token, secret_key
+from .subscribers import secret_key
 
 log = logging.getLogger("herald")
-BACKOFF = (5.0, 30.0, 120.0)  # seconds before in-run retries when the server gives no time
-PAGE = 1000  # recipients read from the ledger at a time
 
 Progress = Callable[[int, int, int], None]  # (edition id, done, total)
 
@@ -105,7 +104,7 @@ class Dispatcher:
             return None
         return self.channels.get(kind)
 
-    def _pause(self, kind: str, exc: ChannelAuthError) -> None:
+    def pause(self, kind: str, exc: ChannelAuthError) -> None:
         self.report.paused[kind] = self.settings.redact(str(exc))
         log.error("%s: credentials refused; %s is paused for this run: %s", kind, kind, self.report.paused[kind])
 
@@ -172,7 +171,7 @@ class Dispatcher:
         try:
             found = channel.reconcile(message)
         except ChannelAuthError as exc:
-            self._pause(channel.kind, exc)
+            self.pause(channel.kind, exc)
             return True
         except ChannelError:
             found = None  # the platform's own idempotency (a key, a record name) still guards the resend
@@ -203,54 +202,12 @@ class Dispatcher:
                                 public_url=self.settings.effective_public_url, date=self.now())
         key = secret_key(self.settings)
         instance = self.ledger.instance
-        while self._edition_pass(channel, edition_id, prepared, key, instance):
+        while Fanout(self, channel, edition_id, prepared, key, instance).run():
             retry_at = self.ledger.next_retry(edition_id)
             if retry_at is None or not self._wait(max(0.0, (retry_at - self.now()).total_seconds())):
                 break
         counts = self.ledger.edition_counts(edition_id)
         self.report.emails_deferred += counts.get("pending", 0) + counts.get("sending", 0)
-
-    def _edition_pass(self, channel: Channel, edition_id: int, prepared: mail.PreparedEdition, key: bytes,
-                      instance: str) -> bool:
-        """One pass over what may go now; True when it ended normally (not paused or stopped)."""
-        counts = self.ledger.edition_counts(edition_id)
-        total, done = sum(counts.values()), sum(counts.get(s, 0) for s in ("sent", "failed", "missed"))
-        after = 0
-        while True:
-            page = self.ledger.recipients(edition_id, after, PAGE, self.now())
-            if not page:
-                return True
-            after = page[-1].delivery_id
-            dropped = [r for r in page if r.subscriber_status != "active"]
-            if dropped:
-                self.ledger.finish([(r.delivery_id, "missed", None, "unsubscribed before it was sent", None)
-                                    for r in dropped], self.now())
-                self.report.emails_dropped += len(dropped)
-                done += len(dropped)
-            active = [r for r in page if r.subscriber_status == "active"]
-            for start in range(0, len(active), channel.batch_size):
-                if self.stop():
-                    self.report.stopped = True
-                    return False
-                batch = active[start : start + channel.batch_size]
-                messages = [self._mail(prepared, edition_id, r, key, instance) for r in batch]
-                outcomes = self._hand_over(channel, [r.delivery_id for r in batch], messages,
-                                           [r.attempts for r in batch])
-                if "email" in self.report.paused:
-                    return False
-                self.report.emails_sent += sum(isinstance(o, Sent) for o in outcomes)
-                self.report.emails_failed += sum(isinstance(o, Failed) and not o.transient for o in outcomes)
-                done += len(batch)
-                if self.progress:
-                    self.progress(edition_id, done, total)
-
-    def _mail(self, prepared: mail.PreparedEdition, edition_id: int, recipient: Recipient, key: bytes,
-              instance: str) -> OutgoingMail:
-        sid = recipient.subscriber_id
-        # The same Message-ID on a resend after a crash lets receivers drop the duplicate.
-        message_id = f"<{edition_id}.{sid}.{instance}@{prepared.domain}>"
-        return OutgoingMail(f"edition-{edition_id}-subscriber-{sid}", prepared, recipient.email, recipient.name,
-                            make_token(key, sid), message_id)
 
     # --- the hand-over, marked before and after --------------------------------------------------------
 
@@ -262,25 +219,13 @@ class Dispatcher:
         try:
             outcomes = channel.send(messages)
         except ChannelAuthError as exc:
-            self._pause(channel.kind, exc)
+            self.pause(channel.kind, exc)
             outcomes = [Failed(str(exc), transient=True)] * len(messages)
         except TransientChannelError as exc:
             outcomes = [Failed(str(exc), transient=True, retry_after=exc.retry_after)] * len(messages)
         if len(outcomes) != len(messages):
             raise AssertionError(f"{channel.name} answered {len(outcomes)} outcomes for {len(messages)} messages")
-        now = self.now()
-        results = []
-        for n, (delivery_id, outcome) in enumerate(zip(ids, outcomes)):
-            if isinstance(outcome, Sent):
-                results.append((delivery_id, "sent", outcome.remote_id, None, None))
-                continue
-            error = self.settings.redact(outcome.error)
-            if outcome.transient:
-                backoff = BACKOFF[min(tries[n] if tries else 0, len(BACKOFF) - 1)]
-                wait = outcome.retry_after if outcome.retry_after is not None else backoff
-                results.append((delivery_id, "pending", None, error, now + timedelta(seconds=max(wait, 1.0))))
-            else:
-                results.append((delivery_id, "failed", None, error, None))
-        self.ledger.finish(results, now)
+        self.ledger.finish(results(ids, outcomes, tries or [0] * len(ids), self.now(), self.settings.redact),
+                           self.now())
         return outcomes
 

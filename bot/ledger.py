@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from .clock import from_utc_iso, utc_iso
 from .errors import ConfigError
 
 STATUSES = ("pending", "sending", "sent", "failed", "missed")
+# An outcome to record: (delivery id, status, remote id, error, next attempt).
+Result = tuple[int, str, "str | None", "str | None", "datetime | None"]
 DONE = ("sent", "failed", "missed")
 
 MIGRATIONS: tuple[str, ...] = (
@@ -134,6 +137,8 @@ class Ledger:
     """The state database. Every write is its own short transaction, committed before the call returns."""
 
     def __init__(self, path: Path) -> None:
+        # One connection shared by the threads of a fan-out: each transaction, and each read they share, holds this.
+        self.lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -174,7 +179,7 @@ class Ledger:
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
 
     def transaction(self) -> "_Transaction":
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.lock)
 
     @property
     def instance(self) -> str:
@@ -219,23 +224,29 @@ class Ledger:
 
     def claim(self, ids: Sequence[int], now: datetime) -> None:
         """Mark deliveries `sending` (attempts + 1) and commit, before the channel sees them."""
-        with self.transaction():
-            self.db.executemany("UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?, "
-                                "first_attempt_at = COALESCE(first_attempt_at, ?) "
-                                "WHERE id = ? AND status IN ('pending', 'sending')",
-                                [(utc_iso(now), utc_iso(now), i) for i in ids])
+        self.step((), ids, now)
 
-    def finish(self, results: Sequence[tuple[int, str, str | None, str | None, datetime | None]],
-               now: datetime) -> None:
+    def finish(self, results: Sequence[Result], now: datetime) -> None:
         """Record outcomes as (id, status, remote id, error, next attempt), in one commit."""
+        self.step(results, (), now)
+
+    def step(self, results: Sequence[Result], claim: Sequence[int], now: datetime) -> None:
+        """Record the outcomes of one hand-over and claim the next, in one commit: a connection's previous
+        message is marked after it was handed over and its next one before, at the cost of a single commit."""
         stamp = utc_iso(now)
         with self.transaction():
-            self.db.executemany(
-                "UPDATE deliveries SET status = ?, remote_id = COALESCE(?, remote_id), last_error = ?, "
-                "next_attempt_at = ?, updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
-                "WHERE id = ?",
-                [(status, remote, error, utc_iso(retry) if retry else None, stamp, status, stamp, i)
-                 for i, status, remote, error, retry in results])
+            if results:
+                self.db.executemany(
+                    "UPDATE deliveries SET status = ?, remote_id = COALESCE(?, remote_id), last_error = ?, "
+                    "next_attempt_at = ?, updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
+                    "WHERE id = ?",
+                    [(status, remote, error, utc_iso(retry) if retry else None, stamp, status, stamp, i)
+                     for i, status, remote, error, retry in results])
+            if claim:
+                self.db.executemany(
+                    "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?, "
+                    "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ? AND status IN ('pending', "
+                    "'sending')", [(stamp, stamp, i) for i in claim])
 
     def requeue_posts(self, item_id: str, platforms: Sequence[str], due_at: datetime, now: datetime) -> list[str]:
         """Put missed or failed posts back in the schedule; the platforms that were requeued."""
@@ -324,16 +335,25 @@ class Ledger:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE ... COMMIT under the ledger's lock, rolled back on any exception."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self.db = db
+        self.lock = lock
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
 
     def __exit__(self, kind: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if kind else "COMMIT")
+        finally:
+            self.lock.release()
 
 
 def _statements(script: str) -> list[str]:

@@ -136,8 +136,7 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         if name in doc.fields and "image" not in doc.fields:
             problems.append(Problem(where, name, "has no image to go with (set image or remove it)",
                                     doc.key_lines[name]))
-    for name, text in values.get("social", {}).items():
-        platform = name.split(".")[-1]
+    for platform in values.get("social", {}):
         if platform not in values.get("channels", CHANNELS):
             problems.append(Problem(where, f"social.{platform}", f"{platform} is not among this item's channels",
                                     doc.key_lines["social"]))

@@ -280,7 +280,7 @@ def payload(post: Post, *, language: str, visibility: str = "public", created_at
 def override_problems(item: Item) -> list[tuple[str, str]]:
     """(field, message) for each per-platform override that cannot go out as written."""
     problems = []
-    for platform, text in item.social.items():
+    for platform in item.social:
         if platform not in PLATFORMS or platform not in item.channels:
             continue
         post = compose(item, platform)

@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
 
-from .conftest import BASE, FIXTURES, SAMPLE_QUEUE, copy_fixture
+from .conftest import BASE, SAMPLE_QUEUE, copy_fixture
 
 
 def run(args: list[str], env: dict[str, str] | None = None):

@@ -10,7 +10,7 @@ import pytest
 from bot import queue
 from bot.settings import Settings
 
-from .conftest import FIXTURES, SAMPLE_QUEUE, copy_fixture
+from .conftest import FIXTURES, copy_fixture
 
 # case file -> (field, words the message must contain, line or None)
 ITEM_CASES: dict[str, tuple[str, str, int | None]] = {

@@ -75,6 +75,8 @@ class Channel(Protocol):
     kind: str  # what it carries: email, x, mastodon or bluesky
     batch_size: int  # how many messages one send() takes
     limit: int | None  # a social backend's own length limit when its server says (Mastodon), else None
+    # Optional: `connections` (parallel senders dispatch may run; send() is then called from that many threads)
+    # and `rate` (messages a second at most); absent means 1 and no limit.
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         """One outcome per message, in order. Raises ChannelAuthError when the credentials are refused and

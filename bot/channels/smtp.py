@@ -70,6 +70,9 @@ class SmtpChannel:
         self.timeout = settings.http_timeout.total_seconds()
         self.sender = parseaddr(settings.effective_mail_from)[1]
         self.where = f"{self.host}:{self.port}"
+        # Dispatch opens this many connections for an edition, and sends at most `rate` messages a second.
+        self.connections = settings.smtp_connections
+        self.rate = settings.smtp_rate
         # A connection per thread, so that several dispatcher threads can share this channel.
         self._local = threading.local()
         self._opened: list[smtplib.SMTP] = []
@@ -94,7 +97,7 @@ class SmtpChannel:
 
     def _deliver(self, message: OutgoingMail) -> Outcome:
         raw = message.raw()
-        for attempt in range(2):
+        for _ in range(2):
             conn = self._connection()
             try:
                 conn.sendmail(self.sender, [message.address], raw)
