@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from . import mail
 from .channels import Channels, OutgoingMail, Sent
@@ -39,7 +39,7 @@ def compose(report: RunReport, settings: Settings) -> tuple[str, str]:
     lines = [f"Herald's run of {when} needs a person.", ""]
     for kind, why in report.paused.items():
         lines += [f"* {kind} is paused: its credentials were refused.", f"  {why}",
-                  f"  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run.", ""]
+                  "  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run.", ""]
     for item, platform, why in report.failed:
         lines += [f"* {item} was not posted to {platform}: {why}",
                   f"  Once the cause is fixed: bot requeue {item} --platform {platform}", ""]

@@ -306,6 +306,31 @@ def doctor(app: App) -> None:
     sys.exit(0 if all(f.ok for f in findings) else 1)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (the staff pages "
+              "too: put a reverse proxy in front rather than listening on all addresses).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--with-scheduler", is_flag=True, help="Also run the scheduler in this process (as `bot run`).")
+@click.pass_obj
+def serve(app: App, host: str, port: int, with_scheduler: bool) -> None:
+    """Serve the unsubscribe, subscribe and archive pages, the provider webhooks and the staff agenda."""
+    from .web.server import serve as serve_web
+
+    _logging(app)
+    serve_web(app.settings, host, port, with_scheduler)
+
+
+@cli.command("hash-password")
+@click.password_option("--password", prompt="Staff password", help="Read from the terminal when not given.")
+def hash_password(password: str) -> None:
+    """Print the hash of a staff password, for BOT_ADMIN_PASSWORD (the password itself is never stored)."""
+    from werkzeug.security import generate_password_hash
+
+    if len(password) < 12:
+        raise click.BadParameter("use at least 12 characters", param_hint="--password")
+    click.echo(generate_password_hash(password))
+
+
 from .cli_subscribers import subscribers_group  # noqa: E402  (the subcommands live in their own module)
 
 cli.add_command(subscribers_group)

@@ -206,8 +206,9 @@ class Dispatcher:
             retry_at = self.ledger.next_retry(edition_id)
             if retry_at is None or not self._wait(max(0.0, (retry_at - self.now()).total_seconds())):
                 break
-        counts = self.ledger.edition_counts(edition_id)
-        self.report.emails_deferred += counts.get("pending", 0) + counts.get("sending", 0)
+        if not self.ledger.finish_edition(edition_id, self.now()):
+            counts = self.ledger.edition_counts(edition_id)
+            self.report.emails_deferred += counts.get("pending", 0) + counts.get("sending", 0)
 
     # --- the hand-over, marked before and after --------------------------------------------------------
 

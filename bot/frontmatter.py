@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import yaml
 
-from .content import Problem
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

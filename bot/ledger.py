@@ -89,6 +89,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE deliveries ADD COLUMN first_attempt_at TEXT;
     """,
+    # 4: no index holds a delivery's status, so marking a hand-over rewrites one row and nothing else; an
+    # edition says itself when it is finished, instead of a scan of its deliveries finding out
+    """
+    DROP INDEX deliveries_by_edition;
+    DROP INDEX deliveries_by_status;
+    CREATE INDEX deliveries_in_order ON deliveries (edition_id);
+    ALTER TABLE editions ADD COLUMN finished_at TEXT;
+    UPDATE editions SET finished_at = created_at WHERE id NOT IN (SELECT edition_id FROM deliveries
+        WHERE edition_id IS NOT NULL AND status IN ('pending', 'sending'));
+    """,
 )
 
 
@@ -204,7 +214,7 @@ class Ledger:
 
     def posts(self, statuses: Sequence[str] = STATUSES) -> list[Delivery]:
         marks = ",".join("?" * len(statuses))
-        rows = self.db.execute(f"SELECT * FROM deliveries WHERE edition_id IS NULL AND status IN ({marks}) "
+        rows = self.db.execute(f"SELECT * FROM deliveries WHERE item_id IS NOT NULL AND status IN ({marks}) "
                                "ORDER BY due_at, id", tuple(statuses))
         return [_delivery(r) for r in rows]
 
@@ -304,9 +314,17 @@ class Ledger:
         return [r[0] for r in self.db.execute("SELECT id FROM editions ORDER BY id")]
 
     def unfinished_editions(self) -> list[int]:
-        return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT edition_id FROM deliveries WHERE edition_id IS NOT NULL "
-            "AND status IN ('pending', 'sending') ORDER BY edition_id")]
+        return [r[0] for r in self.db.execute("SELECT id FROM editions WHERE finished_at IS NULL ORDER BY id")]
+
+    def finish_edition(self, edition_id: int, now: datetime) -> bool:
+        """Mark an edition finished if nothing of it is pending or in flight; True if it is."""
+        with self.transaction():
+            left = self.db.execute("SELECT 1 FROM deliveries WHERE edition_id = ? AND status IN ('pending', "
+                                   "'sending') LIMIT 1", (edition_id,)).fetchone()
+            if left is None:
+                self.db.execute("UPDATE editions SET finished_at = ? WHERE id = ? AND finished_at IS NULL",
+                                (utc_iso(now), edition_id))
+        return left is None
 
     def recipients(self, edition_id: int, after: int, limit: int, ready_by: datetime) -> list[Recipient]:
         """The next batch of an edition's unfinished deliveries that may go now, in id order: never the whole

@@ -47,12 +47,28 @@ class PreparedEdition:
     sender_address: str
     date: datetime
     list_unsubscribe: bool = True  # False for one-off notices: alerts, confirmation links
+    # The same, dot-stuffed for SMTP's DATA: computed once per edition, here.
+    wire_head: bytes = b""
+    wire_body: tuple[bytes | tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire_head", _stuffed(self.head))
+        object.__setattr__(self, "wire_body", _wire_chunks(self.body))
 
     def unsubscribe_url(self, token: str) -> str:
         return unsubscribe_url(self.public_url, token)
 
     def message(self, address: str, name: str, token: str, message_id: str) -> bytes:
-        """The whole RFC 5322 message for one recipient, CRLF line ends, ready for SMTP."""
+        """The whole RFC 5322 message for one recipient, CRLF line ends."""
+        return self._assemble(self.head, self.body, address, name, token, message_id)
+
+    def wire(self, address: str, name: str, token: str, message_id: str) -> bytes:
+        """The same message as SMTP's DATA carries it: dot-stuffed and ended by the lone dot. The stuffing was
+        done once per edition (no token, address or header Herald fills in can start a line with a dot)."""
+        return self._assemble(self.wire_head, self.wire_body, address, name, token, message_id) + b".\r\n"
+
+    def _assemble(self, head: bytes, body: tuple[bytes | tuple[int, ...], ...], address: str, name: str,
+                  token: str, message_id: str) -> bytes:
         parts = [
             b"To: ", header_address(address, name).encode("ascii"), b"\r\n",
             b"Message-ID: ", message_id.encode("ascii"), b"\r\n",
@@ -62,8 +78,8 @@ class PreparedEdition:
                 raise ValueError("token has the wrong length")
             parts += [b"List-Unsubscribe: <", unsubscribe_url(self.public_url, token).encode("ascii"), b">\r\n"]
         raw_token = token.encode("ascii")
-        parts.append(self.head)
-        for chunk in self.body:
+        parts.append(head)
+        for chunk in body:
             if isinstance(chunk, bytes):
                 parts.append(chunk)
                 continue
@@ -73,6 +89,21 @@ class PreparedEdition:
                 start = cut
             parts.append(raw_token[start:])
         return b"".join(parts)
+
+
+def _stuffed(data: bytes) -> bytes:
+    """RFC 5321 dot-stuffing: a line that starts with a dot gets another."""
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+def _wire_chunks(body: tuple[bytes | tuple[int, ...], ...]) -> tuple[bytes | tuple[int, ...], ...]:
+    """The body's chunks dot-stuffed, and ending in CRLF for the terminating dot. A token slot never starts
+    a line with a dot nor ends one, so each chunk can be stuffed on its own."""
+    chunks = [_stuffed(c) if isinstance(c, bytes) else c for c in body]
+    if isinstance(chunks[-1], bytes) and not chunks[-1].endswith(b"\r\n"):
+        chunks[-1] += b"\r\n"
+    return tuple(chunks)
 
 
 def header_address(address: str, name: str = "") -> str:

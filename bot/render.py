@@ -9,7 +9,6 @@ import html
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Sequence
 
 import nh3

@@ -14,6 +14,7 @@ from .scheduler import edition_items
 from .settings import PLATFORMS, Settings
 
 LIST_AT_MOST = 50
+COMPOSED_AT_MOST = 100
 
 
 def status(settings: Settings, now: datetime) -> dict[str, Any]:
@@ -23,14 +24,17 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
     with Ledger.open(settings.state_dir) as ledger:
         recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
         upcoming = []
+        by_id = {item.id: item for item in loaded.items}
         for item in loaded.items:
             for platform in PLATFORMS:
                 if platform in item.channels and channels.enabled(platform) and (item.id, platform) not in recorded \
                         and item.publish_at > now - settings.max_lateness:
-                    post = social.compose(item, platform)
-                    upcoming.append({"item": item.id, "platform": platform, "at": item.publish_at.astimezone(tz)
-                                     .isoformat(), "length": post.length, "limit": post.limit,
-                                     "notes": list(post.notes)})
+                    upcoming.append({"item": item.id, "platform": platform,
+                                     "at": item.publish_at.astimezone(tz).isoformat()})
+        upcoming.sort(key=lambda p: p["at"])
+        for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
+            post = social.compose(by_id[entry["item"]], entry["platform"])
+            entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
         upcoming += [{"item": d.item_id, "platform": d.channel, "at": from_utc_iso(d.next_attempt_at or d.due_at)
                       .astimezone(tz).isoformat(), "retry": True, "last_error": d.last_error}
                      for d in recorded.values() if d.status in ("pending", "sending")]
@@ -159,8 +163,10 @@ def print_status(data: dict[str, Any]) -> None:
     out.append("\nScheduled next")
     nxt = data["next"]
     for post in nxt["posts"][:LIST_AT_MOST]:
-        detail = (f"{post['length']}/{post['limit']}" + (f" ({'; '.join(post['notes'])})" if post["notes"] else "")
-                  if "length" in post else f"retry after: {post.get('last_error')}")
+        if "length" in post:
+            detail = f"{post['length']}/{post['limit']}" + (f" ({'; '.join(post['notes'])})" if post["notes"] else "")
+        else:
+            detail = f"retry after: {post['last_error']}" if post.get("retry") else ""
         out.append(f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}")
     if len(nxt["posts"]) > LIST_AT_MOST:
         out.append(f"  ... and {len(nxt['posts']) - LIST_AT_MOST} more posts")

@@ -198,17 +198,20 @@ def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str
 
 
 def run_forever(settings: Settings, on_report: Callable[[RunReport], None],
-                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-    """`bot run`: wake at least every 30 s until SIGINT or SIGTERM, which stop after the message in flight."""
+                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                stopping: threading.Event | None = None) -> None:
+    """`bot run`: wake at least every 30 s until SIGINT or SIGTERM (or `stopping` is set, when another part of
+    the process owns the signals), which stop it after the message in flight."""
     import schedule
 
-    stopping = threading.Event()
+    own_signals = stopping is None
+    stopping = stopping or threading.Event()
 
     def ask_to_stop(signum: int, frame: object) -> None:
         log.info("stopping after the message in flight (signal %d)", signum)
         stopping.set()
 
-    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGINT, signal.SIGTERM)} if own_signals else {}
     timer = schedule.Scheduler()
 
     def tick() -> None:

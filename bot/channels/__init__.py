@@ -33,6 +33,10 @@ class OutgoingMail:
     def raw(self) -> bytes:
         return self.edition.message(self.address, self.name, self.token, self.message_id)
 
+    def wire(self) -> bytes:
+        """The message as SMTP's DATA carries it (dot-stuffed, ended by the lone dot)."""
+        return self.edition.wire(self.address, self.name, self.token, self.message_id)
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingPost:

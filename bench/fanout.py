@@ -1,0 +1,257 @@
+"""Fan-out benchmark: Herald sending an edition, against the ceiling of the same bytes over plain smtplib.
+
+    python bench/fanout.py --subscribers 10000 --connections 1
+    python bench/fanout.py --subscribers 10000 --connections 4
+    python bench/fanout.py --subscribers 1000000 --connections 4     # flat memory: peak RSS, time per recipient
+    python bench/fanout.py --subscribers 10000 --api                 # Mailgun and SendGrid: calls, recipients per call
+
+Everything runs side by side in one process tree against the same local sink (bench/sink.py, its own process):
+(a) the ceiling: smtplib sending Herald's first message's bytes over C connections (threads, as Herald uses);
+(a') a stricter one: the same bytes already dot-stuffed, sent with the bare SMTP commands, no work per message
+     (smtplib.sendmail re-scans each message for line ends and leading dots; Herald does that once an edition);
+(b) Herald: `run_once` at the sample queue's Friday slot, through its SMTP channel, to N subscribers, in a
+child process whose peak RSS is read when it ends. The figures printed are messages per second, the ratio
+(b)/(a), Herald's peak RSS, and (with --record, the default up to 200,000) messages lost and duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SLOT = datetime(2019, 7, 12, 10, 0, tzinfo=ZoneInfo("Europe/Zurich"))
+
+
+def environment(state: Path, port: int, connections: int, backend: str = "smtp", api_url: str = "") -> dict[str, str]:
+    env = {
+        "BOT_STATE_DIR": str(state), "BOT_QUEUE_DIR": str(ROOT / "content_queue"), "BOT_TIMEZONE": "Europe/Zurich",
+        "BOT_EMAIL_BACKEND": backend, "BOT_X_BACKEND": "off", "BOT_MASTODON_BACKEND": "off",
+        "BOT_BLUESKY_BACKEND": "off", "MAIL_FROM": "Geneva Rights Desk <newsletter@example.org>",
+        "BOT_PUBLIC_URL": "https://news.example.org", "BOT_SECRET": "benchmark-secret-not-for-use",
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "none",
+        "SMTP_CONNECTIONS": str(connections), "BOT_RETRY_BUDGET": "0s",
+        "MAILGUN_API_KEY": "key-bench", "MAILGUN_DOMAIN": "mg.example.org", "MAILGUN_BASE_URL": api_url or "http://x",
+        "SENDGRID_API_KEY": "SG.bench", "SENDGRID_BASE_URL": api_url or "http://x",
+    }
+    return env
+
+
+# --- the sink -------------------------------------------------------------------------------------------
+
+
+class SinkProcess:
+    def __init__(self, record: bool) -> None:
+        args = [sys.executable, str(ROOT / "bench" / "sink.py")] + (["--record"] if record else [])
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())  # type: ignore[union-attr]
+
+    def count(self) -> tuple[int, int]:
+        with socket.create_connection(("127.0.0.1", self.port)) as conn:
+            conn.recv(100)
+            conn.sendall(b"XCOUNT\r\n")
+            _, messages, duplicates = conn.recv(100).decode().split()
+            conn.sendall(b"QUIT\r\n")
+        return int(messages), int(duplicates)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+# --- (a) the ceiling ------------------------------------------------------------------------------------
+
+
+def first_message(state: Path, port: int) -> bytes:
+    """The exact bytes Herald sends its first subscriber, built with Herald's own code."""
+    from bot import mail, queue
+    from bot.render import render_newsletter
+    from bot.scheduler import edition_items  # noqa: F401  (same selection as a run)
+    from bot.settings import load_settings
+    from bot.subscribers import make_token, secret_key
+
+    settings = load_settings(environ=environment(state, port, 1), env_file=None)
+    items = [i for i in queue.load(settings).items if "email" in i.channels and i.publish_at <= SLOT]
+    newsletter = render_newsletter(items, settings, edition_date=SLOT.date(),
+                                   unsubscribe_url=mail.unsubscribe_url(settings.public_url, mail.TOKEN_PLACEHOLDER),
+                                   archive_url=f"{settings.public_url}/archive/1")
+    prepared = mail.prepare(newsletter, mail_from=settings.mail_from, public_url=settings.public_url, date=SLOT)
+    return prepared.message("subscriber1@example.org", "Subscriber 1", make_token(secret_key(settings), 1),
+                            "<1.1.bench@example.org>")
+
+
+def ceiling(port: int, data: bytes, total: int, connections: int, wire: bool = False) -> float:
+    """Messages per second that smtplib alone reaches with these bytes over `connections` connections.
+
+    With `wire`, the bytes are already in DATA's form and go out through the same four commands Herald's
+    channel sends, with no work at all between messages: the most a Python sender can do on this sink."""
+    share = [total // connections + (1 if n < total % connections else 0) for n in range(connections)]
+    stuffed = data.replace(b"\r\n.", b"\r\n..") + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+
+    def send(n: int) -> None:
+        conn = smtplib.SMTP("127.0.0.1", port)
+        conn.ehlo()
+        for i in range(share[n]):
+            if wire:
+                conn.docmd("MAIL", "FROM:<newsletter@example.org>")
+                conn.docmd("RCPT", f"TO:<ceiling{n}-{i}@example.org>")
+                conn.docmd("DATA")
+                conn.send(stuffed)
+                conn.getreply()
+            else:
+                conn.sendmail("newsletter@example.org", [f"ceiling{n}-{i}@example.org"], data)
+        conn.quit()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(connections)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - start)
+
+
+# --- (b) Herald, in a child process -----------------------------------------------------------------------
+
+
+def populate(state: Path, subscribers: int) -> None:
+    """N active subscribers, inserted in one transaction (not timed: that is an import, not a send)."""
+    from bot.ledger import Ledger
+
+    with Ledger.open(state) as ledger:
+        with ledger.transaction():
+            ledger.db.executemany(
+                "INSERT INTO subscribers (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                ((f"subscriber{n}@example.org", f"Subscriber {n}", "2019-01-01T00:00:00Z", "2019-01-01T00:00:00Z")
+                 for n in range(1, subscribers + 1)))
+
+
+def herald_worker(args: argparse.Namespace) -> None:
+    from bot.scheduler import run_once
+    from bot.settings import load_settings
+
+    state = Path(args.state)
+    populate(state, args.subscribers)
+    settings = load_settings(environ=environment(state, args.port, args.connections, args.backend, args.api_url),
+                             env_file=None)
+    start = time.perf_counter()
+    report = run_once(settings, SLOT)
+    elapsed = time.perf_counter() - start
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"elapsed": elapsed, "sent": report.emails_sent, "failed": report.emails_failed,
+                      "deferred": report.emails_deferred, "rss_mb": rss_kb / 1024}))
+
+
+def run_herald(port: int, subscribers: int, connections: int, backend: str = "smtp", api_url: str = "") -> dict:
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
+        done = subprocess.run([sys.executable, __file__, "--herald-worker", "--state", tmp, "--port", str(port),
+                               "--subscribers", str(subscribers), "--connections", str(connections),
+                               "--backend", backend, "--api-url", api_url],
+                              capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the mail APIs ---------------------------------------------------------------------------------------
+
+
+def api_counts(subscribers: int) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path.endswith("/mail/send"):
+                calls.append(len(json.loads(body)["personalizations"]))
+                self.send_response(202)
+                self.send_header("X-Message-Id", f"sg-{len(calls)}")
+                self.end_headers()
+            else:
+                calls.append(body.count(b'name="to"'))
+                payload = json.dumps({"id": f"<mg-{len(calls)}>", "message": "Queued. Thank you."}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for backend in ("mailgun", "sendgrid"):
+        calls.clear()
+        result = run_herald(0, subscribers, 1, backend, url)
+        print(f"{backend:<9} {subscribers:>9,} recipients: {len(calls)} calls, recipients per call "
+              f"{min(calls):,} to {max(calls):,}; {result['sent']:,} recorded sent in {result['elapsed']:.2f} s; "
+              f"peak RSS {result['rss_mb']:.0f} MB")
+    server.shutdown()
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--api", action="store_true", help="measure the Mailgun and SendGrid backends instead")
+    parser.add_argument("--record", choices=["auto", "yes", "no"], default="auto",
+                        help="have the sink remember recipients to count duplicates (auto: up to 200,000)")
+    parser.add_argument("--herald-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--state", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="smtp", help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.herald_worker:
+        herald_worker(args)
+        return
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    if args.api:
+        api_counts(args.subscribers)
+        return
+    record = args.record == "yes" or (args.record == "auto" and args.subscribers <= 200_000)
+    n, c = args.subscribers, args.connections
+    herald_sink = SinkProcess(record)
+    ceiling_sink = SinkProcess(False)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = first_message(Path(tmp), ceiling_sink.port)
+        top = ceiling(ceiling_sink.port, data, min(n, 20_000), c)
+        top_wire = ceiling(ceiling_sink.port, data, min(n, 20_000), c, wire=True)
+        result = run_herald(herald_sink.port, n, c)
+        got, duplicates = herald_sink.count()
+    finally:
+        herald_sink.stop()
+        ceiling_sink.stop()
+    rate = result["sent"] / result["elapsed"]
+    print(f"message size {len(data):,} bytes; {n:,} subscribers; {c} connection(s)")
+    print(f"(a)  ceiling, smtplib.sendmail alone:        {top:,.0f} msg/s")
+    print(f"(a') ceiling, bytes ready for DATA, no work: {top_wire:,.0f} msg/s")
+    print(f"(b)  Herald, run_once:                       {rate:,.0f} msg/s ({result['elapsed']:.2f} s, "
+          f"{result['elapsed'] / n * 1e6:.0f} us per recipient, edition creation included)")
+    print(f"ratio (b)/(a): {rate / top:.2f}   ratio (b)/(a'): {rate / top_wire:.2f}")
+    print(f"Herald peak RSS: {result['rss_mb']:.0f} MB")
+    lost = n - (got - duplicates) if record else None
+    print(f"sink received {got:,} messages" + (f"; lost {lost}, duplicated {duplicates}" if record else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The web side (`bot serve`): one-click unsubscribe, double opt-in, the archive, provider webhooks and the staff agenda.
+
+Flask for the pages, Flask-WTF for CSRF on every form, Flask-Limiter against repeated requests, Waitress
+to serve them. Security headers on every answer; tokens in URLs never leak through the Referer header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Flask, Response, g, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ..ledger import Ledger
+from ..settings import Settings
+from ..subscribers import secret_key
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
+STATIC = Path(__file__).resolve().parent / "static"
+PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'")
+# An archived edition is email HTML: inline styles and remote images, but no scripts, forms or framing.
+ARCHIVE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'none'; "
+               "frame-ancestors 'none'; base-uri 'none'")
+
+csrf = CSRFProtect()
+# Rate limits, per view: (limit, key) where key None means per client address.
+LIMITS: dict[str, list[tuple[str, Callable[[], str] | None]]] = {}
+
+
+def create_app(settings: Settings) -> Flask:
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(STATIC), static_url_path="/static")
+    app.jinja_env.autoescape = True
+    app.jinja_env.undefined = StrictUndefined
+    key = secret_key(settings)
+    app.config.update(
+        # The session key is derived from BOT_SECRET for this one purpose.
+        SECRET_KEY=hmac.new(key, b"herald web session", hashlib.sha256).hexdigest(),
+        SESSION_COOKIE_NAME="herald_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.effective_public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=1_000_000,
+        HERALD=settings,
+        HERALD_KEY=key,
+    )
+    if settings.proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies,  # type: ignore
+                                x_host=settings.proxies)
+    csrf.init_app(app)
+
+    from . import admin, public, webhooks
+
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(webhooks.blueprint)
+    csrf.exempt(webhooks.blueprint)  # signed by the provider instead
+    csrf.exempt(public.unsubscribe)  # RFC 8058: mail clients POST without cookie or token; the token is the key
+    if settings.admin_password:
+        app.register_blueprint(admin.blueprint)
+    # Each app its own limiter, in memory: one process serves one app (tests start several).
+    limiter = Limiter(key_func=get_remote_address, app=app, storage_uri="memory://", strategy="fixed-window",
+                      headers_enabled=False)
+    for endpoint, limits in LIMITS.items():
+        if endpoint in app.view_functions:
+            view = app.view_functions[endpoint]
+            for limit, key in limits:
+                view = limiter.limit(limit, key_func=key)(view) if key else limiter.limit(limit)(view)
+            app.view_functions[endpoint] = view
+
+    @app.context_processor
+    def common() -> dict[str, Any]:
+        return {"title": settings.title, "org_name": settings.org_name, "org_address": settings.org_address}
+
+    @app.teardown_request
+    def close_ledger(exc: BaseException | None) -> None:
+        ledger = g.pop("ledger", None)
+        if ledger is not None:
+            ledger.close()
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"  # unsubscribe and confirm tokens sit in URLs
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if request.path.startswith(("/unsubscribe", "/confirm", "/admin", "/subscribe")):
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(404)
+    def not_found(exc: Exception) -> tuple[str, int]:
+        return render_template("message.html.j2", heading="Not found",
+                               lines=["There is nothing at this address."]), 404
+
+    @app.errorhandler(405)
+    def not_allowed(exc: Exception) -> tuple[str, int]:
+        return render_template("message.html.j2", heading="Not allowed",
+                               lines=["This page does not take that kind of request."]), 405
+
+    @app.errorhandler(429)
+    def too_many(exc: Exception) -> tuple[str, int]:
+        return render_template("message.html.j2", heading="Please wait",
+                               lines=["There were too many requests from here. Please try again later."]), 429
+
+    @app.errorhandler(400)
+    def bad_request(exc: Exception) -> tuple[str, int]:
+        return render_template("message.html.j2", heading="Something was missing",
+                               lines=["The form expired or was incomplete. Go back, reload the page and try again."]), 400
+
+    return app
+
+
+def rate_limited(endpoint: str, limit: str, key: Callable[[], str] | None = None) -> None:
+    """Declare a rate limit for a view (applied by create_app); `key` None means per client address."""
+    LIMITS.setdefault(endpoint, []).append((limit, key))
+
+
+def ledger() -> Ledger:
+    """The state database for this request, opened once and closed when the request ends."""
+    if "ledger" not in g:
+        g.ledger = Ledger.open(settings().state_dir)
+    return g.ledger
+
+
+def settings() -> Settings:
+    from flask import current_app
+
+    return current_app.config["HERALD"]

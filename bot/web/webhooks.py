@@ -1,0 +1,116 @@
+"""Provider webhooks: bounces and complaints from Mailgun and SendGrid, verified by signature, suppress the address.
+
+An unsigned, badly signed, stale or replayed call changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, abort, request
+
+from .. import subscribers
+from . import ledger, settings
+
+log = logging.getLogger("herald")
+blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+MAX_AGE = 24 * 3600  # seconds: providers retry failed calls for hours with the original signature
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _record(email: str, kind: str, source: str, detail: str) -> str:
+    try:
+        address = subscribers.normalize_address(email)
+    except ValueError:
+        return "unknown"
+    return subscribers.record_bounce(ledger(), address, kind, source, detail, _now(), settings().soft_bounce_limit)
+
+
+@blueprint.post("/mailgun")
+def mailgun() -> tuple[str, int]:
+    config = settings()
+    key = config.mailgun_webhook_key.reveal() if config.mailgun_webhook_key else ""
+    body = request.get_json(silent=True)
+    if not key or not isinstance(body, dict):
+        abort(403 if not key else 400)
+    signature = body.get("signature") or {}
+    timestamp, token, given = (str(signature.get(k, "")) for k in ("timestamp", "token", "signature"))
+    expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    if not (timestamp.isdigit() and token and hmac.compare_digest(expected, given)):
+        abort(403)
+    if abs(time.time() - int(timestamp)) > MAX_AGE or not subscribers.first_time(ledger(), f"mailgun:{token}", _now()):
+        return "already seen", 200
+    event: dict[str, Any] = body.get("event-data") or {}
+    name, recipient = str(event.get("event", "")), str(event.get("recipient", ""))
+    status = event.get("delivery-status") or {}
+    detail = f"{status.get('code', '')} {status.get('message') or status.get('description') or event.get('reason', '')}"
+    if name == "failed":
+        kind = "hard" if event.get("severity") == "permanent" else "soft"
+        outcome = _record(recipient, kind, "mailgun", detail.strip())
+    elif name == "complained":
+        outcome = _record(recipient, "complaint", "mailgun", "marked as spam")
+    elif name == "unsubscribed":
+        outcome = _record(recipient, "complaint", "mailgun", "unsubscribed at Mailgun")
+    else:
+        outcome = "ignored"
+    log.info("mailgun webhook: %s for a subscriber: %s", name, outcome)
+    return "ok", 200
+
+
+def _sendgrid_signed(public_key: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
+    timestamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
+    if not signature or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE:
+        return False
+    try:
+        key = load_der_public_key(base64.b64decode(public_key))
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(base64.b64decode(signature), timestamp.encode() + request.get_data(),
+                   ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, binascii.Error, AssertionError):
+        return False
+    return True
+
+
+@blueprint.post("/sendgrid")
+def sendgrid() -> tuple[str, int]:
+    public_key = settings().sendgrid_webhook_public_key
+    if not public_key or not _sendgrid_signed(public_key):
+        abort(403)
+    events = request.get_json(silent=True)
+    if not isinstance(events, list):
+        abort(400)
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        name, email = str(event.get("event", "")), str(event.get("email", ""))
+        ident = str(event.get("sg_event_id") or hashlib.sha256(repr(sorted(event.items())).encode()).hexdigest())
+        if not subscribers.first_time(ledger(), f"sendgrid:{ident}", _now()):
+            continue
+        detail = str(event.get("reason") or event.get("response") or "")
+        if name == "bounce":
+            kind = "soft" if event.get("type") == "blocked" else "hard"
+            outcome = _record(email, kind, "sendgrid", detail)
+        elif name == "spamreport":
+            outcome = _record(email, "complaint", "sendgrid", "marked as spam")
+        elif name in ("unsubscribe", "group_unsubscribe"):
+            outcome = _record(email, "complaint", "sendgrid", "unsubscribed at SendGrid")
+        else:
+            outcome = "ignored"
+        log.info("sendgrid webhook: %s for a subscriber: %s", name, outcome)
+    return "ok", 200

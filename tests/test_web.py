@@ -1,0 +1,265 @@
+"""The web side over real HTTP (Waitress on 127.0.0.1): unsubscribe, subscribe, archive, webhooks, staff pages."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from werkzeug.security import generate_password_hash
+
+from bot import subscribers
+from bot.ledger import Ledger
+from bot.scheduler import run_once
+from bot.settings import Settings
+
+from .conftest import SAMPLE_QUEUE
+from .web_server import running
+
+NOW = datetime(2019, 7, 1, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def site(make_settings) -> Settings:
+    settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE), BOT_PUBLIC_URL="",
+                             BOT_ADMIN_PASSWORD=generate_password_hash(PASSWORD),
+                             MAILGUN_WEBHOOK_SIGNING_KEY="mg-signing-key-for-tests")
+    return settings
+
+
+def add(settings: Settings, email: str) -> tuple[int, str]:
+    with Ledger.open(settings.state_dir) as ledger:
+        subscribers.add(ledger, email, "", NOW)
+        found = subscribers.get(ledger, email=email)
+    return found.id, subscribers.make_token(subscribers.secret_key(settings), found.id)
+
+
+def status_of(settings: Settings, email: str) -> str:
+    with Ledger.open(settings.state_dir) as ledger:
+        return subscribers.get(ledger, email=email).status
+
+
+def confirm_path(settings: Settings, nth: int = 0) -> str:
+    """The path of the confirmation link in the nth confirmation email the outbox holds."""
+    mails = sorted((settings.outbox_dir / "email").glob("confirm-*.eml"))
+    text = message_from_bytes(mails[nth].read_bytes(), policy=policy.default).get_content()
+    return re.search(r"https?://[^/\s]+(/confirm/\S+)", text).group(1)
+
+
+def form_token(session: requests.Session, url: str) -> str:
+    page = session.get(url).text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_every_page_carries_the_security_headers(site: Settings) -> None:
+    with running(site) as base:
+        for path in ("/subscribe", "/archive", "/unsubscribe/" + "A" * 32, "/nowhere"):
+            headers = requests.get(base + path).headers
+            assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+            assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'none': no script at all
+            assert headers["X-Content-Type-Options"] == "nosniff"
+            assert headers["Referrer-Policy"] == "no-referrer"
+            assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_one_click_unsubscribe_as_mail_clients_send_it(site: Settings) -> None:
+    _, token = add(site, "amina@example.org")
+    with running(site) as base:
+        url = f"{base}/unsubscribe/{token}"
+        page = requests.get(url)
+        assert page.status_code == 200 and "<form method=\"post\"" in page.text
+        assert status_of(site, "amina@example.org") == "active"  # looking at the page changes nothing
+        for _ in range(2):  # RFC 8058: a POST with this body, no cookie, no CSRF token; idempotent
+            answer = requests.post(url, data="List-Unsubscribe=One-Click", allow_redirects=False,
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 200 and "You are unsubscribed" in answer.text
+            assert "Set-Cookie" not in answer.headers and "Location" not in answer.headers
+        assert status_of(site, "amina@example.org") == "unsubscribed"
+
+
+def test_a_bad_or_foreign_token_gets_a_plain_404(site: Settings) -> None:
+    _, token = add(site, "amina@example.org")
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with running(site) as base:
+        nowhere = requests.get(base + "/no-such-page")
+        for path in (f"/unsubscribe/{forged}", "/unsubscribe/short", f"/unsubscribe/{'x' * 32}"):
+            for method in (requests.get, requests.post):
+                answer = method(base + path)
+                assert answer.status_code == 404
+                assert answer.text == nowhere.text  # reveals nothing: the same page as any unknown address
+    assert status_of(site, "amina@example.org") == "active"
+
+
+def test_subscribe_then_confirm_and_the_same_answer_for_everyone(site: Settings) -> None:
+    add(site, "already@example.org")
+    with running(site) as base:
+        answers = {}
+        for email in ("new@example.org", "already@example.org"):
+            browser = requests.Session()
+            answer = browser.post(base + "/subscribe", data={"email": email, "name": "N",
+                                                             "csrf_token": form_token(browser, base + "/subscribe")})
+            assert answer.status_code == 200
+            answers[email] = answer.text.replace(email, "ADDRESS")
+        assert answers["new@example.org"] == answers["already@example.org"]
+        assert status_of(site, "new@example.org") == "pending"
+        assert len(list((site.outbox_dir / "email").glob("confirm-*.eml"))) == 1  # the active one gets nothing
+        link = confirm_path(site)
+        confirmed = requests.get(base + link)
+        assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+        assert status_of(site, "new@example.org") == "active"
+        assert requests.get(base + link[:-3] + "xyz").status_code == 404
+
+
+def test_subscribe_needs_its_csrf_token_and_a_real_address(site: Settings) -> None:
+    with running(site) as base:
+        assert requests.post(base + "/subscribe", data={"email": "x@example.org"}).status_code == 400
+        browser = requests.Session()
+        bad = browser.post(base + "/subscribe", data={"email": "not an address",
+                                                      "csrf_token": form_token(browser, base + "/subscribe")})
+        assert bad.status_code == 400 and "does not look right" in bad.text
+
+
+def test_someone_who_left_must_confirm_again(site: Settings) -> None:
+    sid, token = add(site, "left@example.org")
+    with running(site) as base:
+        requests.post(f"{base}/unsubscribe/{token}", data="List-Unsubscribe=One-Click")
+        browser = requests.Session()
+        browser.post(base + "/subscribe", data={"email": "left@example.org",
+                                                "csrf_token": form_token(browser, base + "/subscribe")})
+        assert status_of(site, "left@example.org") == "unsubscribed"  # not until they confirm
+        requests.get(base + confirm_path(site))
+        assert status_of(site, "left@example.org") == "active"
+
+
+def test_repeated_requests_are_rate_limited(site: Settings) -> None:
+    with running(site) as base:
+        codes = []
+        for _ in range(5):
+            browser = requests.Session()
+            codes.append(browser.post(base + "/subscribe", data={
+                "email": "flood@example.org", "csrf_token": form_token(browser, base + "/subscribe")}).status_code)
+        assert codes == [200, 200, 200, 429, 429]  # three a day for one address, whoever asks
+        assert len(list((site.outbox_dir / "email").glob("confirm-*.eml"))) == 3  # no more mail than that
+
+
+def test_archive_shows_editions_without_anyones_token(site: Settings) -> None:
+    _, token = add(site, "reader@example.org")
+    run_once(site, datetime(2019, 7, 12, 10, 0, tzinfo=ZoneInfo("Europe/Zurich")))
+    with running(site) as base:
+        listing = requests.get(base + "/archive")
+        assert "/archive/1" in listing.text
+        page = requests.get(base + "/archive/1")
+        assert page.status_code == 200 and "22 States urge China" in page.text
+        assert token not in page.text and "HERALD-TOKEN" not in page.text
+        assert "http://localhost:8080/unsubscribe\"" in page.text
+        assert "script-src" not in page.headers["Content-Security-Policy"]
+        assert requests.get(base + "/archive/99").status_code == 404
+
+
+def mailgun_call(key: str, event: dict, token: str = "tok-1", stamp: int | None = None) -> dict:
+    timestamp = str(stamp or int(time.time()))
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    return {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event}
+
+
+def test_mailgun_webhook_suppresses_only_when_signed(site: Settings) -> None:
+    add(site, "bounce@example.org")
+    add(site, "soft@example.org")
+    key = "mg-signing-key-for-tests"
+    hard = {"event": "failed", "severity": "permanent", "recipient": "bounce@example.org",
+            "delivery-status": {"code": 550, "message": "No such user"}}
+    with running(site) as base:
+        url = base + "/webhooks/mailgun"
+        assert requests.post(url, json=mailgun_call("wrong-key", hard)).status_code == 403
+        assert requests.post(url, json={"event-data": hard}).status_code == 403
+        stale = mailgun_call(key, hard, "tok-old", stamp=int(time.time()) - 3 * 86400)
+        assert requests.post(url, json=stale).status_code == 200
+        assert status_of(site, "bounce@example.org") == "active"  # unsigned, badly signed or stale: nothing
+        assert requests.post(url, json=mailgun_call(key, hard)).status_code == 200
+        assert status_of(site, "bounce@example.org") == "bounced"
+        soft = {"event": "failed", "severity": "temporary", "recipient": "soft@example.org"}
+        for n in range(3):
+            requests.post(url, json=mailgun_call(key, soft, f"soft-{n}"))
+            requests.post(url, json=mailgun_call(key, soft, f"soft-{n}"))  # a replay counts once
+            assert status_of(site, "soft@example.org") == ("bounced" if n == 2 else "active")
+
+
+def test_sendgrid_signed_event_webhook(site: Settings, make_settings) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = base64.b64encode(private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE), SENDGRID_WEBHOOK_PUBLIC_KEY=public)
+    add(settings, "complains@example.org")
+    body = json.dumps([{"email": "complains@example.org", "event": "spamreport", "sg_event_id": "e1",
+                        "timestamp": int(time.time())}]).encode()
+    stamp = str(int(time.time()))
+    signature = base64.b64encode(private.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    headers = {"Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Timestamp": stamp}
+    with running(settings) as base:
+        url = base + "/webhooks/sendgrid"
+        tampered = body.replace(b"spamreport", b"delivered!")
+        assert requests.post(url, data=tampered, headers={
+            **headers, "X-Twilio-Email-Event-Webhook-Signature": signature}).status_code == 403
+        assert requests.post(url, data=body, headers=headers).status_code == 403
+        assert status_of(settings, "complains@example.org") == "active"
+        assert requests.post(url, data=body, headers={
+            **headers, "X-Twilio-Email-Event-Webhook-Signature": signature}).status_code == 200
+        assert status_of(settings, "complains@example.org") == "unsubscribed"
+
+
+def test_staff_pages_sign_in_agenda_and_requeue(site: Settings) -> None:
+    run_once(site, datetime(2019, 7, 9, 9, 0, tzinfo=ZoneInfo("Europe/Zurich")))  # the 5 July post is missed
+    with running(site) as base:
+        staff = requests.Session()
+        assert staff.get(base + "/admin").status_code == 401
+        wrong = staff.post(base + "/admin/login", data={"password": "guess",
+                                                        "csrf_token": form_token(staff, base + "/admin")})
+        assert wrong.status_code == 401
+        assert staff.post(base + "/admin/login", data={"password": PASSWORD}).status_code == 400  # no CSRF token
+        ok = staff.post(base + "/admin/login?next=https://evil.example", allow_redirects=False,
+                        data={"password": PASSWORD, "csrf_token": form_token(staff, base + "/admin")})
+        assert ok.status_code == 303 and ok.headers["Location"] == "/admin"  # never where the visitor says
+        cookie = ok.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        agenda = staff.get(base + "/admin").text
+        assert "2019-07-05-iesogi-vote-next-week" in agenda and "Requeue" in agenda
+        token = re.search(r'name="csrf_token" value="([^"]+)"', agenda).group(1)
+        requeued = staff.post(base + "/admin/requeue", data={"item": "2019-07-05-iesogi-vote-next-week",
+                                                             "platform": "x", "csrf_token": token})
+        assert "is back in the schedule on x" in requeued.text
+    with Ledger.open(site.state_dir) as ledger:
+        assert ledger.post("2019-07-05-iesogi-vote-next-week", "x").status == "pending"
+
+
+def test_staff_pages_are_off_without_a_password(make_settings) -> None:
+    settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE))
+    with running(settings) as base:
+        assert requests.get(base + "/admin").status_code == 404
+
+
+def test_hash_password_command_makes_a_hash_the_settings_accept(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.settings import load_settings
+
+    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "hash-password", "--password",
+                                      "a long staff password"])
+    digest = result.stdout.strip()
+    assert result.exit_code == 0 and digest.startswith(("scrypt:", "pbkdf2:"))
+    assert load_settings(environ={"BOT_ADMIN_PASSWORD": digest}, env_file=None).admin_password
+    short = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "hash-password", "--password", "short"])
+    assert short.exit_code == 2
