@@ -128,6 +128,10 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     lines += [f"to retry {what} on {platform}: {error}" for what, platform, error in report.deferred]
     lines += [f"MISSED {item} on {platform}: {why}" for item, platform, why in report.missed]
     lines += [f"PAUSED {kind}: {why}" for kind, why in report.paused.items()]
+    if report.retries or report.reconciled:
+        lines.append(f"{report.retries} retr{'y' if report.retries == 1 else 'ies'} within the run after transient "
+                     f"faults; {report.reconciled} post(s) found already published after an unclear answer, "
+                     "not posted again")
     if report.stopped:
         lines.append("stopped before the end; the rest goes out on the next run")
     if report.invalid and not (quiet and not lines):

@@ -57,6 +57,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False  # let the call take effect first, then answer with the fault
     hold: bool = False  # let the call take effect, then answer only once the test is over (a client timeout)
+    raw: bytes | None = None  # a body sent as it is, instead of `body` as JSON (a malformed answer)
 
 
 class Refused(Exception):
@@ -120,7 +121,7 @@ class Service:
         with self.lock:
             fault = self.faults[endpoint].pop(0) if self.faults.get(endpoint) else None
         if fault is not None and not (fault.after or fault.hold):
-            return self._json(fault.body, fault.status, fault.headers)
+            return self._faulty(fault)
         try:
             with self.lock:
                 status, body = handler(seen, *groups)
@@ -133,8 +134,13 @@ class Service:
         if fault is not None and fault.hold:
             self.released.wait(HELD_FOR)  # the client gives up first: the call took effect, unanswered
         if fault is not None and fault.after:
-            return self._json(fault.body, fault.status, fault.headers)
+            return self._faulty(fault)
         return self._json(body, status)
+
+    def _faulty(self, fault: Fault) -> Response:
+        if fault.raw is not None:
+            return Response(fault.raw, status=fault.status, headers=fault.headers, content_type="application/json")
+        return self._json(fault.body, fault.status, fault.headers)
 
     def _problem(self, seen: Seen, message: str, status: int) -> Response:
         self.problems.append(f"{seen.method} {seen.path}: {message}")
