@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import yaml
 
 
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Fields are read from nodes as the text typed, so no implicit typing is wanted: the base loaders skip it.
+Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 MAX_FILE_BYTES = 1_000_000
 NULLS = ("", "~", "null", "Null", "NULL")

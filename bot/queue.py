@@ -35,6 +35,9 @@ TAG = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
 KEY = regex.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _LINE_BREAK = regex.compile(r"[\n\r\u2028\u2029\x85]")
 _CONTROL = regex.compile(r"[^\P{Cc}\n\t]")
+_SPACE_OR_CONTROL = regex.compile(r"[\s\p{Cc}]")
+_LETTER = regex.compile(r"\p{L}")
+_LANGUAGE = regex.compile(r"[a-z]{2,3}")
 
 
 @dataclass(slots=True)
@@ -58,8 +61,8 @@ def load(settings: Settings) -> Queue:
         queue.problems.append(Problem(str(folder), "folder", "does not exist (set BOT_QUEUE_DIR or create it)"))
         return queue
     campaigns_ok = _load_campaigns(folder / CAMPAIGNS_FILE, queue)
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".md" and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    paths = sorted((p for p in folder.rglob("*") if p.suffix.lower() == ".md" and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(folder).parts)), key=str)
     queue.files = len(paths)
     by_id: dict[str, list[Path]] = {}
     for path in paths:
@@ -161,7 +164,7 @@ def _post_problems(item: Item) -> list[tuple[str, str]]:
     if item.link:
         for platform in (p for p in PLATFORMS if p in item.channels):
             rules = POST_RULES[platform]
-            if rules.measure(rules.show_link(item.link)) > rules.limit // 2:
+            if rules.link_length(item.link) > rules.limit // 2:
                 found.append(("link", f"is too long for {platform}: use a shorter address"))
                 break
     return found + override_problems(item)
@@ -178,7 +181,7 @@ def _line(doc: fm.Document, name: str, node: yaml.Node, limit: int) -> str:
         raise Invalid(name, "contains a line break: keep it on one line", doc.line(node))
     if _CONTROL.search(value):
         raise Invalid(name, "contains a control character", doc.line(node))
-    if graphemes(value) > limit:
+    if len(value) > limit and graphemes(value) > limit:  # never more clusters than code points
         raise Invalid(name, f"is {graphemes(value)} characters long; at most {limit}", doc.line(node))
     return value
 
@@ -189,7 +192,7 @@ def _summary(doc: fm.Document, node: yaml.Node) -> str:
         raise Invalid("summary", "is empty", doc.line(node))
     if _CONTROL.search(value.replace("\n", " ")):
         raise Invalid("summary", "contains a control character", doc.line(node))
-    if graphemes(value) > SUMMARY_MAX:
+    if len(value) > SUMMARY_MAX and graphemes(value) > SUMMARY_MAX:
         raise Invalid("summary", f"is {graphemes(value)} characters long; keep it to one to three sentences "
                       f"(at most {SUMMARY_MAX})", doc.line(node))
     return value
@@ -211,7 +214,7 @@ def _instant(doc: fm.Document, node: yaml.Node, settings: Settings) -> datetime:
 
 def check_url(value: str) -> str | None:
     """Why `value` is not an absolute http(s) URL, or None when it is."""
-    if regex.search(r"[\s\p{Cc}]", value):
+    if _SPACE_OR_CONTROL.search(value):
         return "contains a space or a control character"
     try:
         parts = urlsplit(value)
@@ -243,7 +246,7 @@ def check_tag(tag: str) -> str | None:
         return f"write {tag!r} without '#'"
     if not TAG.fullmatch(tag):
         return f"{tag!r} may hold only letters, digits and '_' (no spaces or punctuation)"
-    if not regex.search(r"\p{L}", tag):
+    if not _LETTER.search(tag):
         return f"{tag!r} needs at least one letter: networks do not link a tag of digits only"
     if graphemes(tag) > 64:
         return f"{tag!r} is longer than 64 characters (Bluesky's limit)"
@@ -289,7 +292,7 @@ def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str]:
 
 def _lang(doc: fm.Document, node: yaml.Node) -> str:
     value = fm.text(doc, "lang", node).strip()
-    if not regex.fullmatch(r"[a-z]{2,3}", value):
+    if not _LANGUAGE.fullmatch(value):
         raise Invalid("lang", f"{value!r} is not an ISO 639-1 language code such as en or fr", doc.line(node))
     return value
 
