@@ -1,7 +1,7 @@
 """Alerts: after a run that needs a person, one email to BOT_ALERT_EMAIL saying what failed, why, and what fixes it.
 
-The same alert is not repeated for six hours, so a channel whose credentials stay refused does not mail
-someone every 30 seconds.
+A problem already told is not told again for six hours, so a channel whose credentials stay refused does
+not mail someone every 30 seconds.
 """
 
 from __future__ import annotations
@@ -26,43 +26,51 @@ def needs_a_person(report: RunReport) -> bool:
     return bool(report.failed or report.missed or report.paused or report.emails_failed)
 
 
-def compose(report: RunReport, settings: Settings) -> tuple[str, str]:
+def problems(report: RunReport) -> list[tuple[str, str, list[str]]]:
+    """(key, short label, lines) for each problem of the run: the key says whether it was told already."""
+    found = []
+    for kind, why in report.paused.items():
+        found.append((f"paused:{kind}", f"{kind} paused", [
+            f"* {kind} is paused: its credentials were refused.", f"  {why}",
+            "  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run."]))
+    for item, platform, why in report.failed:
+        found.append((f"failed:{item}:{platform}", "failed", [
+            f"* {item} was not posted to {platform}: {why}",
+            f"  Once the cause is fixed: bot requeue {item} --platform {platform}"]))
+    if report.emails_failed:
+        found.append(("emails", "failed", [
+            f"* {report.emails_failed} newsletter message(s) were refused for good (see `bot status` for the "
+            "server's reasons per edition)."]))
+    for item, platform, why in report.missed:
+        found.append((f"missed:{item}:{platform}", "missed", [
+            f"* {item} was not posted to {platform} ({why}).",
+            f"  To post it anyway: bot requeue {item} --platform {platform}"]))
+    return found
+
+
+def compose(found: list[tuple[str, str, list[str]]], report: RunReport, settings: Settings) -> tuple[str, str]:
     """(subject, plain text) of the alert: each problem with the command that deals with it."""
-    parts = []
-    if report.paused:
-        parts.append(f"{', '.join(report.paused)} paused")
-    if report.failed or report.emails_failed:
-        parts.append(f"{len(report.failed) + report.emails_failed} failed")
-    if report.missed:
-        parts.append(f"{len(report.missed)} missed")
+    labels = [label for _, label, _ in found]
+    counts = {label: labels.count(label) for label in dict.fromkeys(labels)}
+    subject = ", ".join(label if label.endswith("paused") else f"{n} {label}" for label, n in counts.items())
     when = report.now.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"Herald's run of {when} needs a person.", ""]
-    for kind, why in report.paused.items():
-        lines += [f"* {kind} is paused: its credentials were refused.", f"  {why}",
-                  "  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run.", ""]
-    for item, platform, why in report.failed:
-        lines += [f"* {item} was not posted to {platform}: {why}",
-                  f"  Once the cause is fixed: bot requeue {item} --platform {platform}", ""]
-    if report.emails_failed:
-        lines += [f"* {report.emails_failed} newsletter message(s) were refused for good (see `bot status` for the "
-                  "server's reasons per edition).", ""]
-    for item, platform, why in report.missed:
-        lines += [f"* {item} was not posted to {platform} ({why}).",
-                  f"  To post it anyway: bot requeue {item} --platform {platform}", ""]
+    for _, _, text in found:
+        lines += text + [""]
     lines += ["`bot status` shows everything that needs a person.", "", f"-- Herald, for {settings.org_name}"]
-    return f"[Herald] {', '.join(parts)}", "\n".join(lines)
+    return f"[Herald] {subject}", "\n".join(lines)
 
 
 def send(report: RunReport, settings: Settings, ledger: Ledger, channels: Channels) -> bool:
-    """Send the alert if the run needs it, an address is set, and the same alert was not sent lately."""
+    """Send one alert about the run's problems that were not told in the last six hours, if an address is set."""
     if not settings.alert_email or not needs_a_person(report):
         return False
-    subject, text = compose(report, settings)
-    fingerprint = hashlib.sha256("\n".join(sorted(text.splitlines()[1:])).encode()).hexdigest()[:16]
-    previous = _last(ledger)
-    if previous and previous["fingerprint"] == fingerprint and \
-            report.now - from_utc_iso(previous["at"]) < QUIET_FOR:
+    told: dict[str, str] = json.loads(ledger.meta("alerted") or "{}")
+    fresh = {key: at for key, at in told.items() if report.now - from_utc_iso(at) < QUIET_FOR}
+    found = [p for p in problems(report) if p[0] not in fresh]
+    if not found:
         return False
+    subject, text = compose(found, report, settings)
     channel = None if "email" in report.paused else channels.get("email")
     if channel is None:
         log.error("cannot send the alert to %s: the email channel is %s", settings.alert_email,
@@ -70,8 +78,9 @@ def send(report: RunReport, settings: Settings, ledger: Ledger, channels: Channe
         return False
     notice = mail.prepare_notice(subject, text, mail_from=settings.effective_mail_from, date=report.now)
     stamp = report.now.strftime("%Y%m%dT%H%M%S")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     message = OutgoingMail(f"alert-{stamp}", notice, settings.alert_email, "", "",
-                           f"<alert.{stamp}.{fingerprint}@{notice.domain}>")
+                           f"<alert.{stamp}.{digest}@{notice.domain}>")
     try:
         outcome = channel.send([message])[0]
     except Exception as exc:  # an alert must never take the run down with it
@@ -80,11 +89,7 @@ def send(report: RunReport, settings: Settings, ledger: Ledger, channels: Channe
     if not isinstance(outcome, Sent):
         log.error("cannot send the alert to %s: %s", settings.alert_email, settings.redact(outcome.error))
         return False
-    ledger.set_meta("last_alert", json.dumps({"fingerprint": fingerprint, "at": utc_iso(report.now)}))
+    fresh.update({key: utc_iso(report.now) for key, _, _ in found})
+    ledger.set_meta("alerted", json.dumps(fresh))
     log.info("alert sent to %s: %s", settings.alert_email, subject)
     return True
-
-
-def _last(ledger: Ledger) -> dict[str, str] | None:
-    value = ledger.meta("last_alert")
-    return json.loads(value) if value else None

@@ -182,6 +182,10 @@ class Ledger:
             raise ConfigError(f"the state database is from a newer Herald (schema {version}); upgrade Herald")
         for number in range(version, len(MIGRATIONS)):
             with self.transaction():
+                # Read again under the write lock: another process (bot serve beside bot run) may have
+                # applied this step since.
+                if self.db.execute("PRAGMA user_version").fetchone()[0] > number:
+                    continue
                 for statement in _statements(MIGRATIONS[number]):
                     self.db.execute(statement)
                 if number == 0:

@@ -206,7 +206,7 @@ def print_status(data: dict[str, Any]) -> None:
 
 
 class _Plain:
-    """Progress as log lines, one per tenth of an edition: for logs and pipes."""
+    """Progress as plain lines on stderr, one per tenth of an edition: for logs and pipes."""
 
     def __enter__(self) -> "_Plain":
         self.shown: dict[int, int] = {}
@@ -216,12 +216,13 @@ class _Plain:
         pass
 
     def __call__(self, edition_id: int, done: int, total: int) -> None:
-        import logging
+        import click
 
         tenth = done * 10 // max(total, 1)
-        if tenth > self.shown.get(edition_id, -1) or done == total:
+        if tenth > self.shown.get(edition_id, -1):
             self.shown[edition_id] = tenth
-            logging.getLogger("herald").info("edition %d: %d of %d", edition_id, done, total)
+            stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"{stamp} edition {edition_id}: {done:,} of {total:,} handed over", err=True)
 
 
 class _Bar:

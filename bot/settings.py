@@ -360,9 +360,11 @@ class Settings:
         return [v.reveal() for v in (getattr(self, f.name) for f in fields(self)) if isinstance(v, Secret) and v]
 
     def redact(self, text: str) -> str:
-        """`text` with every secret's value replaced by ***: for anything printed, logged or stored."""
+        """`text` with every secret's value replaced by ***: for anything printed, logged or stored. (A value of
+        a few characters would turn every message into stars and protects nothing: those are left.)"""
         for secret in self.secret_values():
-            text = text.replace(secret, "***")
+            if len(secret) >= 6:
+                text = text.replace(secret, "***")
         return text
 
 

@@ -82,3 +82,23 @@ def test_a_requeued_post_is_missed_again_if_its_new_time_passes_unnoticed(make_s
                                     at("2019-07-09T09:00")) == ["x"]
     report = run_once(settings, at("2019-07-09T10:00") + timedelta(hours=25))
     assert ("2019-07-05-iesogi-vote-next-week", "x") in {(i, p) for i, p, _ in report.missed}
+
+
+def test_a_paused_channel_is_alerted_once_not_at_every_run(make_settings, monkeypatch) -> None:
+    from .x_server import XServer
+
+    keys = {"X_API_KEY": "k", "X_API_SECRET": "s", "X_ACCESS_TOKEN": "1-t", "X_ACCESS_TOKEN_SECRET": "ts"}
+    with XServer(*keys.values()) as x:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE), BOT_ALERT_EMAIL="comms@example.org",
+                                 BOT_X_BACKEND="api", X_API_BASE_URL=x.url, BOT_RETRY_BUDGET="0s",
+                                 **{**keys, "X_ACCESS_TOKEN_SECRET": "the wrong secret"})
+        run_once(settings, at("2019-07-08T09:00"))  # missed March posts, and X refuses the credentials
+        first = alerts(settings)
+        body = message_from_bytes(first[-1].read_bytes(), policy=policy.default).get_content()
+        assert "x is paused: its credentials were refused" in body and "bot doctor" in body
+        assert "the wrong secret" not in body
+        for minutes in (1, 2, 3):  # the same refusal, run after run: no new mail
+            report = run_once(settings, at("2019-07-08T09:00") + timedelta(minutes=minutes))
+            assert report.paused
+        assert alerts(settings) == first

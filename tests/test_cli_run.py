@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.ledger import Ledger
 
 from .conftest import BASE, FIXTURES, ROOT, SAMPLE_QUEUE
 
@@ -113,3 +114,14 @@ def test_run_loop_holds_the_lock_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
     finally:
         if loop.poll() is None:
             loop.kill()
+
+
+def test_a_long_send_shows_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    with Ledger.open(tmp_path / "var") as ledger, ledger.transaction():
+        ledger.db.executemany("INSERT INTO subscribers (email, created_at, updated_at) VALUES (?, 'x', 'x')",
+                              [(f"r{n}@example.org",) for n in range(50)])
+    result = run(["newsletter", "send", "--now", "2019-07-12T10:00"], env)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "handed over" in line]
+    assert 2 <= len(lines) <= 11 and lines[-1].endswith("edition 1: 50 of 50 handed over")

@@ -263,3 +263,23 @@ def test_hash_password_command_makes_a_hash_the_settings_accept(tmp_path: Path) 
     assert load_settings(environ={"BOT_ADMIN_PASSWORD": digest}, env_file=None).admin_password
     short = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "hash-password", "--password", "short"])
     assert short.exit_code == 2
+
+
+def test_serve_with_the_scheduler_runs_both_and_holds_the_lock(site: Settings) -> None:
+    from bot.errors import HeraldError
+    from bot.scheduler import state_lock
+
+    with running(site, with_scheduler=True) as base:
+        assert requests.get(base + "/subscribe").status_code == 200
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler's first tick records the sample's posts (all long past: missed)
+            with Ledger.open(site.state_dir) as ledger:
+                if list(ledger.deliveries()):
+                    break
+            assert time.monotonic() < deadline, "the scheduler never ran"
+            time.sleep(0.05)
+        with pytest.raises(HeraldError, match="already dispatching"):
+            with state_lock(site):
+                pass
+    with state_lock(site):  # released when the server stops
+        pass
