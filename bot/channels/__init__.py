@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence, Union
 
-from ..errors import ConfigError
+from ..errors import ChannelAuthError, ConfigError, FinalChannelError, TransientChannelError
 from ..mail import PreparedEdition
 from ..settings import Settings
 
@@ -72,6 +72,19 @@ class Failed:
 
 
 Outcome = Union[Sent, Failed]
+
+
+def outcome_of(publish: Callable[[], str]) -> Outcome:
+    """Run one hand-over that returns the remote id: its transient or final error becomes the message's outcome,
+    while refused credentials (ChannelAuthError) go up, for dispatch to pause the channel."""
+    try:
+        return Sent(publish())
+    except ChannelAuthError:
+        raise
+    except TransientChannelError as exc:
+        return Failed(str(exc), transient=True, retry_after=exc.retry_after)
+    except FinalChannelError as exc:
+        return Failed(str(exc))
 
 
 class Channel(Protocol):

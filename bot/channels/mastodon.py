@@ -19,7 +19,7 @@ import requests
 
 from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
 from ..settings import Settings
-from . import Failed, Outcome, Outgoing, OutgoingPost, Sent, register
+from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
 from .http import call, fetch_image, json_body, session
 
 log = logging.getLogger("herald")
@@ -63,18 +63,9 @@ class Mastodon:
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        for message in messages:
-            assert isinstance(message, OutgoingPost)
-            try:
-                outcomes.append(Sent(self._publish(message)))
-            except ChannelAuthError:
-                raise  # dispatch pauses the channel
-            except TransientChannelError as exc:
-                outcomes.append(Failed(str(exc), transient=True, retry_after=exc.retry_after))
-            except FinalChannelError as exc:
-                outcomes.append(Failed(str(exc)))
-        return outcomes
+        posts = [m for m in messages if isinstance(m, OutgoingPost)]
+        assert len(posts) == len(messages), "a social channel carries posts only"
+        return [outcome_of(lambda post=post: self._publish(post)) for post in posts]
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         assert isinstance(message, OutgoingPost)

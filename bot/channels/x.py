@@ -20,7 +20,7 @@ import requests
 
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..settings import Settings
-from . import Failed, Outcome, Outgoing, OutgoingPost, Sent, register
+from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
 from .http import (MAX_ERROR_TEXT, TRANSIENT_STATUSES, USER_AGENT, call, error_text, fetch_image, json_body,
                    retry_after)
 
@@ -93,16 +93,8 @@ class XChannel:
 
     def _send_one(self, message: Outgoing) -> Outcome:
         assert isinstance(message, OutgoingPost), "the X channel carries posts only"
-        try:
-            media_ids = [self._upload(message)] if message.image else None
-            tweet_id = self._create(message.payload["text"], media_ids)
-        except ChannelAuthError:
-            raise  # dispatch pauses the channel for the run
-        except FinalChannelError as exc:
-            return Failed(str(exc))
-        except TransientChannelError as exc:
-            return Failed(str(exc), transient=True, retry_after=exc.retry_after)
-        return Sent(tweet_id)
+        return outcome_of(lambda: self._create(message.payload["text"],
+                                               [self._upload(message)] if message.image else None))
 
     def _create(self, text: str, media_ids: list[str] | None) -> str:
         what = "X: posting"
