@@ -106,8 +106,14 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     from . import preview as preview_mod
     from . import queue
 
+    from .ledger import Ledger
+
     result = queue.load(app.settings)
-    plan = preview_mod.plan(result, app.settings, app.now(now_raw))
+    with Ledger.open(app.settings.state_dir) as ledger:  # what was posted or sent already is not previewed
+        recorded = {(d.item_id, d.channel) for d in ledger.posts()}
+        in_editions = ledger.items_in_editions()
+    plan = preview_mod.plan(result, app.settings, app.now(now_raw), done=lambda i, p: (i, p) in recorded,
+                            in_edition=in_editions.__contains__)
     index = preview_mod.write(plan, app.settings, out or app.settings.state_dir / "preview")
     if result.problems:
         click.echo(f"{len(result.problems)} problem(s) in the queue; those items are left out (see bot validate).",

@@ -79,3 +79,13 @@ def test_preview_writes_posts_newsletter_and_index(tmp_path: Path) -> None:
 def test_python_dash_m_bot_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "validate" in done.stdout and "preview" in done.stdout
+
+
+def test_preview_leaves_out_what_was_already_sent(tmp_path: Path) -> None:
+    env = {"BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path)}
+    run(["run", "--once", "--now", "2019-07-09T09:00"], env)
+    out = tmp_path / "preview"
+    assert run(["preview", "--out", str(out), "--now", "2019-07-09T09:00"], env).exit_code == 0
+    posts = {p.relative_to(out).as_posix() for p in out.glob("*/*.json")}
+    assert "x/2019-07-09-1300-ngos-call-for-renewal.json" not in posts  # posted by the run
+    assert "x/2019-07-11-xinjiang-joint-letter.json" in posts  # still to come
