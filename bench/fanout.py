@@ -4,6 +4,7 @@
     python bench/fanout.py --subscribers 10000 --connections 4
     python bench/fanout.py --subscribers 1000000 --connections 4     # flat memory: peak RSS, time per recipient
     python bench/fanout.py --subscribers 10000 --api                 # Mailgun and SendGrid: calls, recipients per call
+    python bench/fanout.py --subscribers 2000 --connections 4 --rate 200   # SMTP_RATE honoured within 5 %
 
 Everything runs side by side in one process tree against the same local sink (bench/sink.py, its own process):
 (a) the ceiling: smtplib sending Herald's first message's bytes over C connections (threads, as Herald uses);
@@ -36,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 SLOT = datetime(2019, 7, 12, 10, 0, tzinfo=ZoneInfo("Europe/Zurich"))
 
 
-def environment(state: Path, port: int, connections: int, backend: str = "smtp", api_url: str = "") -> dict[str, str]:
+def environment(state: Path, port: int, connections: int, backend: str = "smtp", api_url: str = "",
+                rate: float | None = None) -> dict[str, str]:
     env = {
         "BOT_STATE_DIR": str(state), "BOT_QUEUE_DIR": str(ROOT / "content_queue"), "BOT_TIMEZONE": "Europe/Zurich",
         "BOT_EMAIL_BACKEND": backend, "BOT_X_BACKEND": "off", "BOT_MASTODON_BACKEND": "off",
@@ -46,6 +48,7 @@ def environment(state: Path, port: int, connections: int, backend: str = "smtp",
         "SMTP_CONNECTIONS": str(connections), "BOT_RETRY_BUDGET": "0s",
         "MAILGUN_API_KEY": "key-bench", "MAILGUN_DOMAIN": "mg.example.org", "MAILGUN_BASE_URL": api_url or "http://x",
         "SENDGRID_API_KEY": "SG.bench", "SENDGRID_BASE_URL": api_url or "http://x",
+        "SMTP_RATE": f"{rate:g}" if rate else "",
     }
     return env
 
@@ -145,8 +148,8 @@ def herald_worker(args: argparse.Namespace) -> None:
 
     state = Path(args.state)
     populate(state, args.subscribers)
-    settings = load_settings(environ=environment(state, args.port, args.connections, args.backend, args.api_url),
-                             env_file=None)
+    settings = load_settings(environ=environment(state, args.port, args.connections, args.backend, args.api_url,
+                                                 args.rate), env_file=None)
     start = time.perf_counter()
     report = run_once(settings, SLOT)
     elapsed = time.perf_counter() - start
@@ -155,11 +158,12 @@ def herald_worker(args: argparse.Namespace) -> None:
                       "deferred": report.emails_deferred, "rss_mb": rss_kb / 1024}))
 
 
-def run_herald(port: int, subscribers: int, connections: int, backend: str = "smtp", api_url: str = "") -> dict:
+def run_herald(port: int, subscribers: int, connections: int, backend: str = "smtp", api_url: str = "",
+               rate: float | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         done = subprocess.run([sys.executable, __file__, "--herald-worker", "--state", tmp, "--port", str(port),
                                "--subscribers", str(subscribers), "--connections", str(connections),
-                               "--backend", backend, "--api-url", api_url],
+                               "--backend", backend, "--api-url", api_url] + (["--rate", str(rate)] if rate else []),
                               capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -212,6 +216,8 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--api", action="store_true", help="measure the Mailgun and SendGrid backends instead")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="with SMTP_RATE set to this: how close Herald keeps to it (no ceiling run)")
     parser.add_argument("--record", choices=["auto", "yes", "no"], default="auto",
                         help="have the sink remember recipients to count duplicates (auto: up to 200,000)")
     parser.add_argument("--herald-worker", action="store_true", help=argparse.SUPPRESS)
@@ -226,6 +232,17 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if args.api:
         api_counts(args.subscribers)
+        return
+    if args.rate:
+        sink = SinkProcess(False)
+        try:
+            result = run_herald(sink.port, args.subscribers, args.connections, rate=args.rate)
+        finally:
+            sink.stop()
+        achieved = result["sent"] / result["elapsed"]
+        print(f"SMTP_RATE={args.rate:g}, {args.connections} connection(s), {args.subscribers:,} subscribers: "
+              f"{achieved:,.1f} msg/s achieved ({(achieved - args.rate) / args.rate:+.1%}, edition creation "
+              "included)")
         return
     record = args.record == "yes" or (args.record == "auto" and args.subscribers <= 200_000)
     n, c = args.subscribers, args.connections
