@@ -82,7 +82,6 @@ def first_message(state: Path, port: int) -> bytes:
     """The exact bytes Herald sends its first subscriber, built with Herald's own code."""
     from bot import mail, queue
     from bot.render import render_newsletter
-    from bot.scheduler import edition_items  # noqa: F401  (same selection as a run)
     from bot.settings import load_settings
     from bot.subscribers import make_token, secret_key
 

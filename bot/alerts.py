@@ -6,15 +6,13 @@ not mail someone every 30 seconds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import timedelta
 
-from . import mail
-from .channels import Channels, OutgoingMail, Sent
+from .channels import Channels
 from .clock import from_utc_iso, utc_iso
-from .dispatch import RunReport
+from .dispatch import RunReport, send_notice
 from .ledger import Ledger
 from .settings import Settings
 
@@ -72,22 +70,9 @@ def send(report: RunReport, settings: Settings, ledger: Ledger, channels: Channe
         return False
     subject, text = compose(found, report, settings)
     channel = None if "email" in report.paused else channels.get("email")
-    if channel is None:
-        log.error("cannot send the alert to %s: the email channel is %s", settings.alert_email,
-                  "paused" if "email" in report.paused else "off")
-        return False
-    notice = mail.prepare_notice(subject, text, mail_from=settings.effective_mail_from, date=report.now)
-    stamp = report.now.strftime("%Y%m%dT%H%M%S")
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    message = OutgoingMail(f"alert-{stamp}", notice, settings.alert_email, "", "",
-                           f"<alert.{stamp}.{digest}@{notice.domain}>")
-    try:
-        outcome = channel.send([message])[0]
-    except Exception as exc:  # an alert must never take the run down with it
-        log.error("cannot send the alert to %s: %s", settings.alert_email, settings.redact(str(exc)))
-        return False
-    if not isinstance(outcome, Sent):
-        log.error("cannot send the alert to %s: %s", settings.alert_email, settings.redact(outcome.error))
+    why_not = send_notice(settings, channel, "alert", settings.alert_email, subject, text, report.now)
+    if why_not:
+        log.error("cannot send the alert to %s: %s", settings.alert_email, why_not)
         return False
     fresh.update({key: utc_iso(report.now) for key, _, _ in found})
     ledger.set_meta("alerted", json.dumps(fresh))

@@ -8,6 +8,7 @@ left `pending` with a time for the next run; a post handed over before is reconc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -230,3 +231,20 @@ class Dispatcher:
                            self.now())
         return outcomes
 
+
+def send_notice(settings: Settings, channel: Channel | None, kind: str, address: str, subject: str, text: str,
+                now: datetime) -> str | None:
+    """Send one plain-text notice (an alert, a confirmation link): not list mail, and not recorded in the ledger.
+    None when it went; otherwise why not, with any secret scrubbed. It never raises: a notice must not take a
+    run or a web request down with it."""
+    if channel is None:
+        return "the email channel is off, or paused for this run"
+    notice = mail.prepare_notice(subject, text, mail_from=settings.effective_mail_from, date=now)
+    stamp = now.strftime("%Y%m%dT%H%M%S%f")
+    digest = hashlib.sha256(f"{address}\n{text}".encode()).hexdigest()[:12]
+    message = OutgoingMail(f"{kind}-{stamp}", notice, address, "", "", f"<{kind}.{stamp}.{digest}@{notice.domain}>")
+    try:
+        outcome = channel.send([message])[0]
+    except Exception as exc:
+        return settings.redact(str(exc))
+    return None if isinstance(outcome, Sent) else settings.redact(outcome.error)

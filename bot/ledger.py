@@ -20,7 +20,6 @@ from .errors import ConfigError
 STATUSES = ("pending", "sending", "sent", "failed", "missed")
 # An outcome to record: (delivery id, status, remote id, error, next attempt).
 Result = tuple[int, str, "str | None", "str | None", "datetime | None"]
-DONE = ("sent", "failed", "missed")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: subscribers, editions, deliveries

@@ -394,3 +394,15 @@ def add_subscribers(settings: Settings, count: int) -> dict[str, int]:
 def state_bytes(settings: Settings) -> bytes:
     """Every byte Herald keeps in its state folder (the ledger, its WAL, the outbox), to search for secrets."""
     return b"".join(p.read_bytes() for p in sorted(Path(settings.state_dir).rglob("*")) if p.is_file())
+
+
+def email_deliveries(settings: Settings) -> list[Any]:
+    with Ledger.open(settings.state_dir) as ledger:
+        return list(ledger.deliveries("channel = 'email'"))
+
+
+def assert_key_nowhere(key: str, settings: Settings, report: object, log_text: str) -> None:
+    """The API key is in no report, no log line and no byte of the state folder."""
+    assert key not in repr(report)
+    assert key not in log_text
+    assert key.encode() not in state_bytes(settings)

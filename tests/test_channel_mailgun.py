@@ -13,7 +13,6 @@ from pytest_httpserver import HTTPServer
 from bot.channels import OutgoingMail, Sent, open_channel
 from bot.clock import utc_iso
 from bot.errors import ChannelAuthError, FinalChannelError
-from bot.ledger import Ledger
 from bot.mail import TOKEN_PLACEHOLDER, PreparedEdition, prepare, prepare_notice
 from bot.render import Newsletter
 from bot.scheduler import run_once
@@ -21,7 +20,7 @@ from bot.settings import Settings
 from bot.subscribers import read_token, secret_key
 
 from .conftest import SAMPLE_QUEUE
-from .mail_api_servers import MailgunApi, add_subscribers, local_server, state_bytes
+from .mail_api_servers import MailgunApi, add_subscribers, assert_key_nowhere, email_deliveries, local_server
 
 KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 DOMAIN = "mg.example.org"
@@ -50,17 +49,6 @@ def configure(make_settings: Callable[..., Settings], mailgun: MailgunApi) -> Ca
         return make_settings(**{**env, **overrides})
 
     return make
-
-
-def email_deliveries(settings: Settings) -> list:
-    with Ledger.open(settings.state_dir) as ledger:
-        return list(ledger.deliveries("channel = 'email'"))
-
-
-def assert_key_nowhere(key: str, settings: Settings, report: object, caplog: pytest.LogCaptureFixture) -> None:
-    assert key not in repr(report)
-    assert key not in caplog.text
-    assert key.encode() not in state_bytes(settings)
 
 
 def test_an_edition_to_2500_subscribers_is_three_batch_calls_with_each_recipients_variables(
@@ -114,7 +102,7 @@ def test_a_refused_key_pauses_email_and_leaves_every_delivery_pending(
     assert "email" in report.paused and "HTTP 401" in report.paused["email"] and not report.ok
     assert {d.status for d in email_deliveries(settings)} == {"pending"}
     assert all(d.remote_id is None for d in email_deliveries(settings))
-    assert_key_nowhere(wrong, settings, report, caplog)
+    assert_key_nowhere(wrong, settings, report, caplog.text)
 
 
 def test_a_429_defers_the_batch_until_the_servers_time_then_it_goes_once(
@@ -140,7 +128,7 @@ def test_a_429_defers_the_batch_until_the_servers_time_then_it_goes_once(
     assert sorted(mailgun.accepted[0].to) == sorted(ids)
     assert {(d.status, d.remote_id) for d in email_deliveries(settings)} == {("sent", mailgun.accepted[0].id)}
     assert mailgun.problems == []
-    assert_key_nowhere(KEY, settings, report, caplog)
+    assert_key_nowhere(KEY, settings, report, caplog.text)
 
 
 def test_a_400_fails_the_whole_batch_for_good_with_mailguns_own_words(
@@ -157,7 +145,7 @@ def test_a_400_fails_the_whole_batch_for_good_with_mailguns_own_words(
     assert all(d.next_attempt_at is None and "from parameter is not a valid address" in (d.last_error or "")
                for d in deliveries)
     assert run_once(settings, SLOT + timedelta(hours=1)).emails_sent == 0 and len(mailgun.calls) == 1
-    assert_key_nowhere(KEY, settings, report, caplog)
+    assert_key_nowhere(KEY, settings, report, caplog.text)
 
 
 def test_a_500_leaves_the_batch_pending_for_the_next_run(
@@ -174,7 +162,7 @@ def test_a_500_leaves_the_batch_pending_for_the_next_run(
     assert all("HTTP 500" in (d.last_error or "") and d.next_attempt_at for d in deliveries)
     assert run_once(settings, SLOT + timedelta(minutes=1)).emails_sent == 3
     assert {d.status for d in email_deliveries(settings)} == {"sent"}
-    assert_key_nowhere(KEY, settings, report, caplog)
+    assert_key_nowhere(KEY, settings, report, caplog.text)
 
 
 def _mail(edition: PreparedEdition, n: int) -> OutgoingMail:

@@ -13,14 +13,13 @@ from pytest_httpserver import HTTPServer
 from bot.channels import OutgoingMail, Sent, open_channel
 from bot.clock import utc_iso
 from bot.errors import ChannelAuthError, FinalChannelError
-from bot.ledger import Ledger
 from bot.mail import TOKEN_PLACEHOLDER, prepare_notice
 from bot.scheduler import run_once
 from bot.settings import Settings
 from bot.subscribers import read_token, secret_key
 
 from .conftest import SAMPLE_QUEUE
-from .mail_api_servers import SendGridApi, add_subscribers, local_server, sendgrid_error, state_bytes
+from .mail_api_servers import SendGridApi, add_subscribers, assert_key_nowhere, email_deliveries, local_server, sendgrid_error
 
 KEY = "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"
 SECRET = "a-long-random-secret-for-unsubscribe-links"
@@ -47,17 +46,6 @@ def configure(make_settings: Callable[..., Settings], sendgrid: SendGridApi) -> 
         return make_settings(**{**env, **overrides})
 
     return make
-
-
-def email_deliveries(settings: Settings) -> list:
-    with Ledger.open(settings.state_dir) as ledger:
-        return list(ledger.deliveries("channel = 'email'"))
-
-
-def assert_key_nowhere(key: str, settings: Settings, report: object, caplog: pytest.LogCaptureFixture) -> None:
-    assert key not in repr(report)
-    assert key not in caplog.text
-    assert key.encode() not in state_bytes(settings)
 
 
 def test_an_edition_to_2500_subscribers_is_three_calls_with_one_personalization_each(
@@ -111,7 +99,7 @@ def test_a_refused_key_pauses_email_and_leaves_every_delivery_pending(
     assert "email" in report.paused and "authorization grant is invalid" in report.paused["email"]
     assert {d.status for d in email_deliveries(settings)} == {"pending"}
     assert all(d.remote_id is None for d in email_deliveries(settings))
-    assert_key_nowhere(wrong, settings, report, caplog)
+    assert_key_nowhere(wrong, settings, report, caplog.text)
 
 
 def test_a_429_defers_the_batch_until_the_servers_time_then_it_goes_once(
@@ -137,7 +125,7 @@ def test_a_429_defers_the_batch_until_the_servers_time_then_it_goes_once(
     assert sorted(sendgrid.accepted[0].recipients) == sorted(ids)
     assert {(d.status, d.remote_id) for d in email_deliveries(settings)} == {("sent", sendgrid.accepted[0].message_id)}
     assert sendgrid.problems == []
-    assert_key_nowhere(KEY, settings, report, caplog)
+    assert_key_nowhere(KEY, settings, report, caplog.text)
 
 
 def test_a_400_fails_the_whole_batch_for_good_with_sendgrids_own_words(
@@ -154,7 +142,7 @@ def test_a_400_fails_the_whole_batch_for_good_with_sendgrids_own_words(
     assert all(d.next_attempt_at is None and "does not match a verified Sender Identity" in (d.last_error or "")
                for d in deliveries)
     assert run_once(settings, SLOT + timedelta(hours=1)).emails_sent == 0 and len(sendgrid.calls) == 1
-    assert_key_nowhere(KEY, settings, report, caplog)
+    assert_key_nowhere(KEY, settings, report, caplog.text)
 
 
 def test_a_500_leaves_the_batch_pending_for_the_next_run(
@@ -171,7 +159,7 @@ def test_a_500_leaves_the_batch_pending_for_the_next_run(
     assert all("HTTP 500" in (d.last_error or "") and d.next_attempt_at for d in deliveries)
     assert run_once(settings, SLOT + timedelta(minutes=1)).emails_sent == 3
     assert {d.status for d in email_deliveries(settings)} == {"sent"}
-    assert_key_nowhere(KEY, settings, report, caplog)
+    assert_key_nowhere(KEY, settings, report, caplog.text)
 
 
 def test_check_says_whether_the_key_may_send_mail(configure: Callable[..., Settings], sendgrid: SendGridApi) -> None:

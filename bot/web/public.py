@@ -10,7 +10,8 @@ from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
 
 from .. import mail, subscribers
-from ..channels import Channels, OutgoingMail, Sent
+from ..channels import Channels
+from ..dispatch import send_notice
 from . import ARCHIVE_CSP, ledger, rate_limited, settings
 
 log = logging.getLogger("herald")
@@ -64,23 +65,16 @@ def _send_confirmation(email: str, link: str) -> None:
             f"To confirm, open this link{f' within {days} days' if days else ''}:\n\n{link}\n\n"
             "If you did not ask for it, ignore this message: you will not be subscribed.\n\n"
             f"-- {config.org_name}\n{config.org_address}\n")
-    notice = mail.prepare_notice(f"Confirm your subscription to {config.title}", text,
-                                 mail_from=config.effective_mail_from, date=_now())
-    stamp = _now().strftime("%Y%m%dT%H%M%S%f")
-    message = OutgoingMail(f"confirm-{stamp}", notice, email, "", "", f"<confirm.{stamp}@{notice.domain}>")
     channels = Channels(config)
     try:
-        channel = channels.get("email")
-        if channel is None:
-            log.error("cannot send a confirmation link: BOT_EMAIL_BACKEND is off")
-            return
-        outcome = channel.send([message])[0]
-        if not isinstance(outcome, Sent):
-            log.error("confirmation link not sent: %s", config.redact(outcome.error))
-    except Exception as exc:  # the visitor sees the same page either way; the log says what broke
-        log.error("confirmation link not sent: %s", config.redact(str(exc)))
+        why_not = send_notice(config, channels.get("email"), "confirm", email,
+                              f"Confirm your subscription to {config.title}", text, _now())
+    except Exception as exc:  # opening the channel failed: the visitor sees the same page either way
+        why_not = config.redact(str(exc))
     finally:
         channels.close()
+    if why_not:
+        log.error("confirmation link not sent: %s", why_not)
 
 
 rate_limited("public.subscribe", "10 per hour")  # per client
