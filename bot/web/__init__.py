@@ -58,14 +58,14 @@ def create_app(settings: Settings) -> Flask:
                                 x_host=settings.proxies)
     csrf.init_app(app)
 
-    from . import admin, public, webhooks
+    from . import admin, auth, public, webhooks
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(webhooks.blueprint)
     csrf.exempt(webhooks.blueprint)  # signed by the provider instead
     csrf.exempt(public.unsubscribe)  # RFC 8058: mail clients POST without cookie or token; the token is the key
-    if settings.admin_password:
-        app.register_blueprint(admin.blueprint)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(admin.blueprint)
     # Each app its own limiter, in memory: one process serves one app (tests start several).
     limiter = Limiter(key_func=get_remote_address, app=app, storage_uri="memory://", strategy="fixed-window",
                       headers_enabled=False)

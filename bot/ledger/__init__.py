@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .clock import from_utc_iso, utc_iso
-from .errors import ConfigError
+from ..clock import from_utc_iso, utc_iso
+from ..errors import ConfigError
 
 STATUSES = ("pending", "sending", "sent", "failed", "missed")
 # An outcome to record: (delivery id, status, remote id, error, next attempt).
@@ -98,6 +98,49 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE editions SET finished_at = created_at WHERE id NOT IN (SELECT edition_id FROM deliveries
         WHERE edition_id IS NOT NULL AND status IN ('pending', 'sending'));
     """,
+    # 5: staff and their server-side sessions (only a hash of each session id is kept), the activity log,
+    # approvals bound to an item's content, holds, and dismissed deliveries
+    """
+    CREATE TABLE staff (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('editor', 'approver', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        actor TEXT NOT NULL COLLATE NOCASE,
+        created_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_actor ON sessions (actor);
+    CREATE TABLE activity (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        item_id TEXT,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX activity_by_item ON activity (item_id);
+    CREATE TABLE approvals (
+        item_id TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE holds (
+        item_id TEXT NOT NULL,
+        channel TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (item_id, channel)
+    );
+    ALTER TABLE deliveries ADD COLUMN dismissed_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN dismissed_by TEXT;
+    """,
 )
 
 
@@ -115,6 +158,7 @@ class Delivery:
     remote_id: str | None = None
     next_attempt_at: str | None = None
     first_attempt_at: str | None = None
+    dismissed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +312,8 @@ class Ledger:
             rows = self.db.execute(f"SELECT id, channel FROM deliveries WHERE item_id = ? AND channel IN ({marks}) "
                                    "AND status IN ('missed', 'failed')", (item_id, *platforms)).fetchall()
             self.db.executemany("UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = NULL, "
-                                "last_error = NULL, updated_at = ? WHERE id = ?",
+                                "last_error = NULL, dismissed_at = NULL, dismissed_by = NULL, updated_at = ? "
+                                "WHERE id = ?",
                                 [(utc_iso(due_at), utc_iso(now), row["id"]) for row in rows])
         return [row["channel"] for row in rows]
 
@@ -384,4 +429,4 @@ def _statements(script: str) -> list[str]:
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(row["id"], row["channel"], row["status"], row["attempts"], row["due_at"], row["item_id"],
                     row["edition_id"], row["subscriber_id"], row["last_error"], row["remote_id"],
-                    row["next_attempt_at"], row["first_attempt_at"])
+                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"])
