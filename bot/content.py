@@ -54,6 +54,8 @@ class Item:
     social: Mapping[str, str] = field(default_factory=dict)
     body: str = ""
     lang: str | None = None
+    draft: bool = False  # never sent while set
+    digest: str = ""  # SHA-256 of the file as read: an approval holds for exactly this content
 
     @property
     def campaign_active(self) -> bool:

@@ -111,7 +111,8 @@ class Dispatcher:
 
     # --- posts ----------------------------------------------------------------------------------------
 
-    def send_posts(self, items: dict[str, Item]) -> None:
+    def send_posts(self, items: dict[str, Item], may_go: Callable[[Item, str], bool] = lambda i, c: True) -> None:
+        """Hand over every post that is due; one whose item was held, or changed and awaits approval, waits."""
         for delivery in self.ledger.posts(("pending", "sending")):
             if self.stop():
                 self.report.stopped = True
@@ -125,6 +126,8 @@ class Dispatcher:
             item = items.get(delivery.item_id or "")
             # Lateness runs from the item's time, or from the time a person requeued it for.
             since = max(item.publish_at, from_utc_iso(delivery.due_at)) if item else now
+            if item is not None and not may_go(item, delivery.channel):
+                continue
             if item is None:
                 self._miss(delivery, "the item is no longer in the queue, or no longer valid")
             elif now - since > self.settings.max_lateness:

@@ -39,21 +39,24 @@ class Plan:
 
 def plan(queue: Queue, settings: Settings, now: datetime,
          done: Callable[[str, str], bool] = lambda item, platform: False,
-         in_edition: Callable[[str], bool] = lambda item: False) -> Plan:
+         in_edition: Callable[[str], bool] = lambda item: False,
+         may_go: Callable[[Item, str], bool] = lambda item, channel: True) -> Plan:
     """Posts due or scheduled and not done (those past the lateness window will be missed, so are left out),
     and the email items due by the next newsletter slot that no edition holds yet."""
     result = Plan(now, problems=list(queue.problems))
     oldest = now - settings.max_lateness
     for item in queue.items:
         for platform in PLATFORMS:
-            if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform):
+            if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform) \
+                    and may_go(item, platform):
                 post = social.compose(item, platform)
                 body = social.payload(post, language=item.lang or settings.language,
                                       visibility=settings.mastodon_visibility, created_at=item.publish_at)
                 result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
     result.slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
     result.edition_items = [i for i in queue.items
-                            if "email" in i.channels and i.publish_at <= result.slot and not in_edition(i.id)]
+                            if "email" in i.channels and i.publish_at <= result.slot and not in_edition(i.id)
+                            and may_go(i, "email")]
     return result
 
 

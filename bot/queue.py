@@ -6,6 +6,7 @@ Every problem names its file and field; an invalid item is reported and left out
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +27,8 @@ from .social import graphemes, override_problems
 CAMPAIGNS_FILE = "campaigns.yaml"
 REQUIRED = ("title", "date", "summary")
 OPTIONAL = ("publish_at", "link", "image", "image_alt", "image_credit", "hashtags", "campaign", "channels",
-            "social", "lang")
+            "social", "lang", "draft")
+FIELDS = REQUIRED + OPTIONAL  # the order of the README's field table, which the composer writes too
 CAMPAIGN_FIELDS = ("name", "hashtags", "start", "end")
 TITLE_MAX = 150
 SUMMARY_MAX = 600
@@ -60,7 +62,7 @@ def load(settings: Settings) -> Queue:
     if not folder.is_dir():
         queue.problems.append(Problem(str(folder), "folder", "does not exist (set BOT_QUEUE_DIR or create it)"))
         return queue
-    campaigns_ok = _load_campaigns(folder / CAMPAIGNS_FILE, queue)
+    campaigns_ok = load_campaigns(folder / CAMPAIGNS_FILE, queue)
     paths = sorted((p for p in folder.rglob("*") if p.suffix.lower() == ".md" and p.is_file()
                     and not any(part.startswith(".") for part in p.relative_to(folder).parts)), key=str)
     queue.files = len(paths)
@@ -81,16 +83,17 @@ def load(settings: Settings) -> Queue:
     return queue
 
 
-def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], campaigns_ok: bool = True
-              ) -> tuple[Item | None, list[Problem]]:
-    """One file into an Item, or None with the problems that stop it."""
+def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], campaigns_ok: bool = True,
+              data: bytes | None = None) -> tuple[Item | None, list[Problem]]:
+    """One file into an Item, or None with the problems that stop it; `data` checks content not yet saved."""
     where = str(path)
     problems: list[Problem] = []
     if not ID.fullmatch(path.stem):
         problems.append(Problem(where, "id", f"the file name {path.name!r} is the item's id: use letters, digits, "
                                 "'-', '_' and '.' only, at most 100 (e.g. 2019-07-12-un-vote.md)"))
     try:
-        doc = fm.parse(where, path.read_bytes())
+        data = path.read_bytes() if data is None else data
+        doc = fm.parse(where, data)
     except Invalid as exc:
         return None, problems + [Problem(where, exc.field, exc.message, exc.line)]
     except OSError as exc:
@@ -108,9 +111,8 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
             problems.append(Problem(where, exc.field, exc.message, exc.line or doc.key_lines.get(name)))
 
     for name in doc.fields:
-        if name not in REQUIRED + OPTIONAL:
-            problems.append(Problem(where, name, "unknown field" + _did_you_mean(name, REQUIRED + OPTIONAL),
-                                    doc.key_lines[name]))
+        if name not in FIELDS:
+            problems.append(Problem(where, name, "unknown field" + _did_you_mean(name, FIELDS), doc.key_lines[name]))
     for name in REQUIRED:
         if name not in doc.fields:
             problems.append(Problem(where, name, "is required", None))
@@ -126,6 +128,7 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
     check("channels", lambda n: _channels(doc, n))
     check("social", lambda n: _social(doc, n))
     check("lang", lambda n: _lang(doc, n))
+    check("draft", lambda n: _flag(doc, "draft", n))
     check("campaign", lambda n: _campaign(doc, n, campaigns, campaigns_ok))
     if "date" in values:
         default_at = at_local(values["date"], settings.default_post_time, settings.timezone)
@@ -152,7 +155,7 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         image_alt=values.get("image_alt"), image_credit=values.get("image_credit"),
         hashtags=values.get("hashtags", ()), campaign=values.get("campaign"),
         channels=values.get("channels", CHANNELS), social=values.get("social", {}), body=doc.body.strip(),
-        lang=values.get("lang"),
+        lang=values.get("lang"), draft=values.get("draft", False), digest=hashlib.sha256(data).hexdigest(),
     )
     for name, message in _post_problems(item):
         problems.append(Problem(where, name, message, doc.key_lines.get(name.split(".")[0])))
@@ -290,6 +293,13 @@ def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str]:
     return out
 
 
+def _flag(doc: fm.Document, name: str, node: yaml.Node) -> bool:
+    value = fm.text(doc, name, node).strip().lower()
+    if value not in ("true", "false", "yes", "no"):
+        raise Invalid(name, f"{value!r} is not true or false", doc.line(node))
+    return value in ("true", "yes")
+
+
 def _lang(doc: fm.Document, node: yaml.Node) -> str:
     value = fm.text(doc, "lang", node).strip()
     if not _LANGUAGE.fullmatch(value):
@@ -316,7 +326,7 @@ def _did_you_mean(name: str, choices: Any) -> str:
 # --- campaigns.yaml -------------------------------------------------------------------------------
 
 
-def _load_campaigns(path: Path, queue: Queue) -> bool:
+def load_campaigns(path: Path, queue: Queue) -> bool:
     """Fill queue.campaigns; False when the file is missing or any campaign has a problem."""
     if not path.exists():
         return False

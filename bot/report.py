@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from . import queue, social, subscribers
+from .approval import Gate, waiting_since
 from .channels import Channels
 from .clock import from_utc_iso, next_slot
-from .ledger import Ledger
+from .content import Item
+from .ledger import Delivery, Ledger
 from .scheduler import edition_items
 from .settings import PLATFORMS, Settings
 
@@ -22,64 +24,25 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
     channels = Channels(settings)
     tz = settings.timezone
     with Ledger.open(settings.state_dir) as ledger:
+        gate = Gate.read(ledger, settings)
         recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
-        upcoming = []
-        by_id = {item.id: item for item in loaded.items}
-        for item in loaded.items:
-            for platform in PLATFORMS:
-                if platform in item.channels and channels.enabled(platform) and (item.id, platform) not in recorded \
-                        and item.publish_at > now - settings.max_lateness:
-                    upcoming.append({"item": item.id, "platform": platform,
-                                     "at": item.publish_at.astimezone(tz).isoformat()})
-        upcoming.sort(key=lambda p: p["at"])
-        for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
-            post = social.compose(by_id[entry["item"]], entry["platform"])
-            entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
-        upcoming += [{"item": d.item_id, "platform": d.channel, "at": from_utc_iso(d.next_attempt_at or d.due_at)
-                      .astimezone(tz).isoformat(), "retry": True, "last_error": d.last_error}
-                     for d in recorded.values() if d.status in ("pending", "sending")]
-        upcoming.sort(key=lambda p: p["at"])
-
+        upcoming = _upcoming(loaded.items, recorded, channels, gate, settings, now)
         slot = next_slot(settings.newsletter_schedule, tz, now)
-        nxt = edition_items(ledger, loaded.items, slot) if channels.enabled("email") else []
+        nxt = edition_items(ledger, loaded.items, slot, gate) if channels.enabled("email") else []
         counts = subscribers.counts(ledger)
-
         posts: dict[str, dict[str, int]] = {p: {s: 0 for s in ("sent", "pending", "sending", "failed", "missed")}
                                             for p in PLATFORMS}
         for (_, platform), d in recorded.items():
             posts[platform][d.status] += 1
-        editions = []
-        for edition_id in ledger.editions():
-            edition = ledger.edition(edition_id)
-            tally = ledger.edition_counts(edition_id)
-            errors = ledger.db.execute(
-                "SELECT last_error, COUNT(*) FROM deliveries WHERE edition_id = ? AND status = 'failed' "
-                "GROUP BY last_error ORDER BY COUNT(*) DESC", (edition_id,)).fetchall()
-            editions.append({
-                "id": edition_id, "slot": from_utc_iso(edition.slot).astimezone(tz).isoformat() if edition.slot
-                else None, "created_at": from_utc_iso(edition.created_at).astimezone(tz).isoformat(),
-                "subject": edition.subject, "items": list(edition.item_ids), "recipients": edition.recipients,
-                **{s: tally.get(s, 0) for s in ("sent", "pending", "sending", "failed", "missed")},
-                "errors": [{"error": e, "count": n} for e, n in errors],
-            })
+        editions = [_edition(ledger, edition_id, tz) for edition_id in ledger.editions()]
         problems = [
             {"item": d.item_id, "platform": d.channel, "status": d.status, "error": d.last_error,
              "at": from_utc_iso(d.due_at).astimezone(tz).isoformat()}
-            for d in recorded.values() if d.status in ("failed", "missed")]
+            for d in recorded.values() if d.status in ("failed", "missed") and not d.dismissed_at]
+        dismissed = sum(1 for d in recorded.values() if d.dismissed_at)
         last_run = json.loads(ledger.meta("last_run") or "null")
+        review = _review(loaded.items, gate, tz)
     problems.sort(key=lambda p: p["at"])
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for p in problems:
-        grouped.setdefault((p["item"], p["status"]), []).append(p)
-    attention = [f"{item} was {status} on {', '.join(p['platform'] for p in group)}: {group[0]['error']} "
-                 f"(to post it anyway: bot requeue {item})" for (item, status), group in grouped.items()]
-    if last_run:
-        attention += [f"{kind} was paused in the last run: {why} (check it with: bot doctor)"
-                      for kind, why in last_run.get("paused", {}).items()]
-    attention += [f"edition {e['id']}: {e['failed']} recipient(s) refused for good (reasons below)"
-                  for e in editions if e["failed"]]
-    if loaded.problems:
-        attention.append(f"{len(loaded.problems)} invalid item(s) will not go out until fixed (see: bot validate)")
     return {
         "now": now.astimezone(tz).isoformat(),
         "timezone": tz.key,
@@ -88,16 +51,106 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
             "edition": {"slot": slot.astimezone(tz).isoformat(), "items": [i.id for i in nxt],
                         "subscribers": counts["active"]},
         },
+        "review": review,
         "posts": posts,
         "editions": editions,
         "failed": [p for p in problems if p["status"] == "failed"],
         "missed": [p for p in problems if p["status"] == "missed"],
+        "dismissed": dismissed,
         "invalid": [str(p) for p in loaded.problems],
         "subscribers": counts,
         "backends": settings.backends,
         "last_run": last_run,
-        "needs_attention": attention,
+        "needs_attention": _attention(problems, editions, last_run, len(loaded.problems), review),
+        "other_attention": _other_attention(editions, last_run, len(loaded.problems)),
     }
+
+
+def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery], channels: Channels, gate: Gate,
+              settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    """Posts not yet recorded and not yet too late, each with the state of its item, then the retries."""
+    tz = settings.timezone
+    upcoming = []
+    by_id = {item.id: item for item in items}
+    for item in items:
+        for platform in PLATFORMS:
+            if platform in item.channels and channels.enabled(platform) and (item.id, platform) not in recorded \
+                    and item.publish_at > now - settings.max_lateness:
+                state = gate.state(item)
+                if state == "ready":
+                    state = "scheduled" if gate.may_go(item, platform) else "held"
+                upcoming.append({"item": item.id, "platform": platform, "state": state,
+                                 "at": item.publish_at.astimezone(tz).isoformat()})
+    upcoming.sort(key=lambda p: p["at"])
+    for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
+        post = social.compose(by_id[entry["item"]], entry["platform"])
+        entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
+    upcoming += [{"item": d.item_id, "platform": d.channel, "state": "retry", "at": from_utc_iso(
+                  d.next_attempt_at or d.due_at).astimezone(tz).isoformat(), "retry": True, "last_error": d.last_error}
+                 for d in recorded.values() if d.status in ("pending", "sending")]
+    upcoming.sort(key=lambda p: p["at"])
+    return upcoming
+
+
+def _edition(ledger: Ledger, edition_id: int, tz: Any) -> dict[str, Any]:
+    edition = ledger.edition(edition_id)
+    tally = ledger.edition_counts(edition_id)
+    errors = ledger.db.execute(
+        "SELECT last_error, COUNT(*) FROM deliveries WHERE edition_id = ? AND status = 'failed' "
+        "GROUP BY last_error ORDER BY COUNT(*) DESC", (edition_id,)).fetchall()
+    return {
+        "id": edition_id, "slot": from_utc_iso(edition.slot).astimezone(tz).isoformat() if edition.slot
+        else None, "created_at": from_utc_iso(edition.created_at).astimezone(tz).isoformat(),
+        "subject": edition.subject, "items": list(edition.item_ids), "recipients": edition.recipients,
+        **{s: tally.get(s, 0) for s in ("sent", "pending", "sending", "failed", "missed")},
+        "errors": [{"error": e, "count": n} for e, n in errors],
+    }
+
+
+def _review(items: list[Item], gate: Gate, tz: Any) -> dict[str, list[dict[str, Any]]]:
+    """Drafts, what waits for approval and since when, who approved what, and what is held."""
+    out: dict[str, list[dict[str, Any]]] = {"drafts": [], "waiting": [], "approved": [], "held": []}
+    for item in items:
+        state = gate.state(item)
+        entry = {"item": item.id, "title": item.title, "at": item.publish_at.astimezone(tz).isoformat()}
+        if state == "draft":
+            out["drafts"].append(entry)
+        elif state == "waiting":
+            out["waiting"].append({**entry, "since": waiting_since(item).astimezone(tz).isoformat()})
+        approval = gate.approved(item)
+        if approval is not None:
+            out["approved"].append({**entry, "by": approval.actor,
+                                    "on": from_utc_iso(approval.at).astimezone(tz).isoformat()})
+    for (item_id, channel), hold in gate.holds.items():
+        out["held"].append({"item": item_id, "channel": channel or "all", "by": hold.actor,
+                            "since": from_utc_iso(hold.at).astimezone(tz).isoformat()})
+    return out
+
+
+def _attention(problems: list[dict[str, Any]], editions: list[dict[str, Any]], last_run: dict[str, Any] | None,
+               invalid: int, review: dict[str, list[dict[str, Any]]]) -> list[str]:
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for p in problems:
+        grouped.setdefault((p["item"], p["status"]), []).append(p)
+    attention = [f"{item} was {status} on {', '.join(p['platform'] for p in group)}: {group[0]['error']} "
+                 f"(to post it anyway: bot requeue {item}; to let it be: bot dismiss {item})"
+                 for (item, status), group in grouped.items()]
+    if review["waiting"]:
+        attention.append(f"{len(review['waiting'])} item(s) wait for approval (bot approve ITEM)")
+    return attention + _other_attention(editions, last_run, invalid)
+
+
+def _other_attention(editions: list[dict[str, Any]], last_run: dict[str, Any] | None, invalid: int) -> list[str]:
+    """What needs a person besides failed and missed posts (which the staff agenda lists with their buttons)."""
+    attention: list[str] = []
+    if last_run:
+        attention += [f"{kind} was paused in the last run: {why} (check it with: bot doctor)"
+                      for kind, why in last_run.get("paused", {}).items()]
+    attention += [f"edition {e['id']}: {e['failed']} recipient(s) refused for good (reasons below)"
+                  for e in editions if e["failed"]]
+    if invalid:
+        attention.append(f"{invalid} invalid item(s) will not go out until fixed (see: bot validate)")
+    return attention
 
 
 # --- printing ---------------------------------------------------------------------------------------------
@@ -170,8 +223,9 @@ def print_status(data: dict[str, Any]) -> None:
         if "length" in post:
             detail = f"{post['length']}/{post['limit']}" + (f" ({'; '.join(post['notes'])})" if post["notes"] else "")
         else:
-            detail = f"retry after: {post['last_error']}" if post.get("retry") else ""
-        out.append(f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}")
+            detail = f"to retry after: {post['last_error']}" if post.get("last_error") else "to retry"
+        state = STATE_WORDS.get(post.get("state", ""), "")
+        out.append(f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}{state}")
     if len(nxt["posts"]) > LIST_AT_MOST:
         out.append(f"  ... and {len(nxt['posts']) - LIST_AT_MOST} more posts")
     if not nxt["posts"]:
@@ -181,6 +235,7 @@ def print_status(data: dict[str, Any]) -> None:
         f"{len(edition['items'])} item(s) for {edition['subscribers']} subscriber(s)" if edition["items"]
         else "nothing new, no edition"))
 
+    out += _review_lines(data["review"])
     out.append(f"\n{'Posts':<12}{'sent':>6}{'pending':>9}{'failed':>8}{'missed':>8}")
     for platform, tally in data["posts"].items():
         out.append(f"  {platform:<10}{tally['sent']:>6}{tally['pending'] + tally['sending']:>9}"
@@ -203,6 +258,27 @@ def print_status(data: dict[str, Any]) -> None:
         out.append(f"\n{len(data['invalid'])} invalid item(s), never sent until fixed (see bot validate)")
         out += [f"  {line}" for line in data["invalid"][:LIST_AT_MOST]]
     click.echo("\n".join(out))
+
+
+STATE_WORDS = {"draft": "  [draft: not sent]", "waiting": "  [waits for approval]", "held": "  [held]"}
+
+
+def _review_lines(review: dict[str, list[dict[str, Any]]]) -> list[str]:
+    out = []
+    if review["waiting"]:
+        out.append("\nWaiting for approval")
+        out += [f"  {e['item']}: since {_when(e['since'])} (bot approve {e['item']})" for e in review["waiting"]]
+    if review["drafts"]:
+        out.append("\nDrafts (never sent until approved)")
+        out += [f"  {e['item']}: {e['title']}" for e in review["drafts"][:LIST_AT_MOST]]
+    if review["held"]:
+        out.append("\nHeld")
+        out += [f"  {e['item']} ({e['channel']}): by {e['by']} since {_when(e['since'])} (bot release {e['item']})"
+                for e in review["held"]]
+    if review["approved"]:
+        out.append("\nApproved")
+        out += [f"  {e['item']}: by {e['by']} on {_when(e['on'])}" for e in review["approved"][-LIST_AT_MOST:]]
+    return out
 
 
 class _Plain:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from . import alerts, mail, queue
+from .approval import Gate
 from .channels import Channels, OutgoingMail, Sent
 from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
 from .content import Item
@@ -62,14 +63,16 @@ def state_lock(settings: Settings) -> Iterator[None]:
 
 
 def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: Settings, now: datetime,
-               report: RunReport) -> None:
-    """Record each post that has come due; one more than BOT_MAX_LATENESS late is recorded as missed."""
+               report: RunReport, gate: Gate) -> None:
+    """Record each post that has come due and may go (not a draft, approved where that is required, not held);
+    one more than BOT_MAX_LATENESS late is recorded as missed."""
     known = {(d.item_id, d.channel) for d in ledger.posts()}
     for item in items:
         if item.publish_at > now:
             continue
         for platform in PLATFORMS:
-            if platform not in item.channels or (item.id, platform) in known or not channels.enabled(platform):
+            if platform not in item.channels or (item.id, platform) in known or not channels.enabled(platform) \
+                    or not gate.may_go(item, platform):
                 continue
             late = now - item.publish_at
             if late > settings.max_lateness:
@@ -81,10 +84,11 @@ def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: 
                 ledger.add_post(item.id, platform, item.publish_at, now)
 
 
-def edition_items(ledger: Ledger, items: list[Item], until: datetime) -> list[Item]:
-    """Email items due by `until` that no edition holds yet."""
+def edition_items(ledger: Ledger, items: list[Item], until: datetime, gate: Gate) -> list[Item]:
+    """Email items due by `until` that no edition holds yet and that may go out."""
     taken = ledger.items_in_editions()
-    return [i for i in items if "email" in i.channels and i.publish_at <= until and i.id not in taken]
+    return [i for i in items if "email" in i.channels and i.publish_at <= until and i.id not in taken
+            and gate.may_go(i, "email")]
 
 
 def create_edition(ledger: Ledger, items: list[Item], settings: Settings, slot: datetime | None,
@@ -104,14 +108,14 @@ def create_edition(ledger: Ledger, items: list[Item], settings: Settings, slot: 
 
 
 def plan_edition(ledger: Ledger, items: list[Item], channels: Channels, settings: Settings, now: datetime,
-                 report: RunReport) -> None:
+                 report: RunReport, gate: Gate) -> None:
     """At the latest slot, one edition of what is new, unless it exists, nothing is new, or the slot is stale."""
     if not channels.enabled("email"):
         return
     slot = previous_slot(settings.newsletter_schedule, settings.timezone, now)
     if now - slot > settings.max_lateness or ledger.edition_for_slot(slot) is not None:
         return  # a stale slot is skipped: its items wait for the next one instead of arriving days late
-    due = edition_items(ledger, items, slot)
+    due = edition_items(ledger, items, slot, gate)
     if due:
         report.editions.append(create_edition(ledger, due, settings, slot, now))
 
@@ -132,9 +136,10 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
     try:
         with Ledger.open(settings.state_dir) as ledger:
             dispatcher = Dispatcher(settings, ledger, channels, report, stop, progress, clock=clock)
-            plan_posts(ledger, loaded.items, channels, settings, now, report)
-            dispatcher.send_posts(by_id)
-            plan_edition(ledger, loaded.items, channels, settings, now, report)
+            gate = Gate.read(ledger, settings)
+            plan_posts(ledger, loaded.items, channels, settings, now, report, gate)
+            dispatcher.send_posts(by_id, gate.may_go)
+            plan_edition(ledger, loaded.items, channels, settings, now, report, gate)
             dispatcher.send_editions()
             ledger.set_meta("last_run", json.dumps(report.summary()))
             alerts.send(report, settings, ledger, channels)
@@ -152,7 +157,7 @@ def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | 
         raise ConfigError("BOT_EMAIL_BACKEND is off: there is nothing to send the newsletter with")
     try:
         with Ledger.open(settings.state_dir) as ledger:
-            due = edition_items(ledger, loaded.items, now)
+            due = edition_items(ledger, loaded.items, now, Gate.read(ledger, settings))
             if due:
                 report.editions.append(create_edition(ledger, due, settings, None, now))
             Dispatcher(settings, ledger, channels, report, progress=progress).send_editions()
@@ -168,7 +173,7 @@ def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str
     loaded = queue.load(settings)
     with Ledger.open(settings.state_dir) as ledger:
         slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
-        due = edition_items(ledger, loaded.items, slot)
+        due = edition_items(ledger, loaded.items, slot, Gate.read(ledger, settings))
         if due:
             token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
             newsletter = render_newsletter(due, settings, edition_date=slot.astimezone(settings.timezone).date(),

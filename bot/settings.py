@@ -256,6 +256,7 @@ SPECS: dict[str, Spec] = {
     "X_ACCESS_TOKEN_SECRET": Spec("x_access_token_secret", _secret, "", secret=True),
     "X_API_BASE_URL": Spec("x_api_base_url", _base_url, "https://api.x.com"),
     "BOT_ADMIN_PASSWORD": Spec("admin_password", _password_hash, "", secret=True),
+    "BOT_APPROVAL": Spec("approval", _one_of("off", "required"), "off"),
     "BOT_PROXIES": Spec("proxies", _count(0, 5), "0"),
     "BOT_CONFIRM_MAX_AGE": Spec("confirm_max_age", parse_duration, "7d"),
     "BOT_SOFT_BOUNCE_LIMIT": Spec("soft_bounce_limit", _count(1, 100), "3"),
@@ -321,6 +322,7 @@ class Settings:
     x_access_token_secret: Secret
     x_api_base_url: str
     admin_password: Secret
+    approval: str
     proxies: int
     confirm_max_age: timedelta
     soft_bounce_limit: int

@@ -1,0 +1,148 @@
+"""Between the queue and the scheduler: which items may go out now (drafts, approvals bound to content, holds), and
+the decisions people take about them (approve, hold, release, dismiss), each one an activity row."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import itemfile, queue
+from .content import Item
+from .errors import HeraldError
+from .ledger import Ledger
+from .ledger import review as book
+from .settings import CHANNELS, Settings
+
+ALL = book.ALL
+
+
+def cli_actor() -> str:
+    """Who acts from the command line: the operating-system user."""
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What people decided, read once per run: whether each item and channel may go out."""
+
+    required: bool
+    approvals: dict[str, book.Approval]
+    holds: dict[tuple[str, str], book.Hold]
+
+    @classmethod
+    def read(cls, ledger: Ledger, settings: Settings) -> "Gate":
+        return cls(settings.approval == "required", book.approvals(ledger), book.holds(ledger))
+
+    def approved(self, item: Item) -> book.Approval | None:
+        """The approval of exactly this content, if any (a later change to the file withdraws it)."""
+        found = self.approvals.get(item.id)
+        return found if found is not None and found.digest == item.digest else None
+
+    def state(self, item: Item) -> str:
+        """`draft`, `waiting` (for approval), `held` (the whole item) or `ready`."""
+        if item.draft:
+            return "draft"
+        if self.required and self.approved(item) is None:
+            return "waiting"
+        if (item.id, ALL) in self.holds:
+            return "held"
+        return "ready"
+
+    def may_go(self, item: Item, channel: str) -> bool:
+        return self.state(item) == "ready" and (item.id, channel) not in self.holds
+
+    def held_channels(self, item_id: str) -> list[str]:
+        return [c for (i, c) in self.holds if i == item_id]
+
+
+def waiting_since(item: Item) -> datetime:
+    """When the content now waiting was written: the file's last change."""
+    return datetime.fromtimestamp(item.path.stat().st_mtime, tz=timezone.utc)
+
+
+def find(settings: Settings, item_id: str) -> Path:
+    """The file of an item id, or HeraldError saying there is none."""
+    if not queue.ID.fullmatch(item_id):
+        raise HeraldError(f"{item_id!r} is not an item id (the file name without .md)")
+    for path in settings.queue_dir.rglob(f"{item_id}.md"):
+        if not any(part.startswith(".") for part in path.relative_to(settings.queue_dir).parts):
+            return path
+    raise HeraldError(f"there is no item {item_id!r} in {settings.queue_dir}")
+
+
+def load_one(settings: Settings, item_id: str) -> Item:
+    """One item, validated as `bot validate` would; HeraldError listing its problems when it is not valid."""
+    path = find(settings, item_id)
+    loaded = queue.Queue()
+    ok = queue.load_campaigns(settings.queue_dir / queue.CAMPAIGNS_FILE, loaded)
+    item, problems = queue.read_item(path, settings, loaded.campaigns, ok)
+    if item is None:
+        raise HeraldError(f"{item_id} is not valid, so it cannot be approved or sent: "
+                          + "; ".join(str(p) for p in problems))
+    return item
+
+
+def approve(settings: Settings, ledger: Ledger, item_id: str, actor: str, now: datetime,
+            seen: str | None = None) -> Item:
+    """Approve the item as it is now: a draft stops being one (its file loses `draft: true`), and the approval is
+    bound to the file's new content. `seen`: the digest of the version the approver looked at, if they looked."""
+    item = load_one(settings, item_id)
+    if seen is not None and seen != item.digest:
+        raise itemfile.StaleEdit(f"{item_id} changed after you opened it: look at it again before approving")
+    if item.draft:
+        data = item.path.read_bytes()
+        fields = itemfile.read(item.path, item.id, data)
+        itemfile.save(item.path, itemfile.to_text(itemfile.without_draft(fields)), item.digest, settings.state_dir)
+        itemfile.commit_to_git(item.path, actor.removeprefix("cli:"), f"Approve {item.id}")
+        item = load_one(settings, item_id)
+    book.approve(ledger, item.id, item.digest, actor, now)
+    book.record(ledger, actor, "approve", now, item.id)
+    return item
+
+
+def check_channel(channel: str | None) -> str:
+    if channel is None or channel == "":
+        return ALL
+    if channel not in CHANNELS:
+        raise HeraldError(f"{channel!r} is not a channel; choose from {', '.join(CHANNELS)}")
+    return channel
+
+
+def hold(settings: Settings, ledger: Ledger, item_id: str, channel: str | None, actor: str, now: datetime) -> bool:
+    find(settings, item_id)
+    which = check_channel(channel)
+    done = book.hold(ledger, item_id, which, actor, now)
+    if done:
+        book.record(ledger, actor, "hold", now, item_id, which or "all channels")
+    return done
+
+
+def release(settings: Settings, ledger: Ledger, item_id: str, channel: str | None, actor: str,
+            now: datetime) -> bool:
+    which = check_channel(channel)
+    done = book.release(ledger, item_id, which)
+    if done:
+        book.record(ledger, actor, "release", now, item_id, which or "all channels")
+    return done
+
+
+def dismiss(ledger: Ledger, item_id: str, channel: str | None, actor: str, now: datetime) -> list[str]:
+    which = check_channel(channel)
+    done = book.dismiss(ledger, item_id, [which] if which else list(CHANNELS), actor, now)
+    if done:
+        book.record(ledger, actor, "dismiss", now, item_id, ", ".join(done))
+    return done
+
+
+def requeue(ledger: Ledger, item_id: str, channel: str | None, when: datetime, actor: str,
+            now: datetime) -> list[str]:
+    which = check_channel(channel)
+    done = ledger.requeue_posts(item_id, [which] if which else list(CHANNELS), when, now)
+    if done:
+        book.record(ledger, actor, "requeue", now, item_id, ", ".join(done))
+    return done
