@@ -1,5 +1,6 @@
-"""Between the queue and the scheduler: which items may go out now (drafts, approvals bound to content, holds), and
-the decisions people take about them (approve, hold, release, dismiss), each one an activity row."""
+"""Between queue and scheduler: which items may go out now (drafts, approvals, holds), and people's decisions on them.
+
+Each decision (approve, hold, release, dismiss, requeue) is also an activity row."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class Gate:
     holds: dict[tuple[str, str], book.Hold]
 
     @classmethod
-    def read(cls, ledger: Ledger, settings: Settings) -> "Gate":
+    def read(cls, ledger: Ledger, settings: Settings) -> Gate:
         return cls(settings.approval == "required", book.approvals(ledger), book.holds(ledger))
 
     def approved(self, item: Item) -> book.Approval | None:

@@ -105,6 +105,7 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     """Write what goes out next: each post's API body, the next edition, and index.html to open."""
     from . import preview as preview_mod
     from . import queue
+    from .approval import Gate
 
     from .ledger import Ledger
 
@@ -112,8 +113,9 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     with Ledger.open(app.settings.state_dir) as ledger:  # what was posted or sent already is not previewed
         recorded = {(d.item_id, d.channel) for d in ledger.posts()}
         in_editions = ledger.items_in_editions()
+        gate = Gate.read(ledger, app.settings)  # drafts, items awaiting approval and holds do not go out
     plan = preview_mod.plan(result, app.settings, app.now(now_raw), done=lambda i, p: (i, p) in recorded,
-                            in_edition=in_editions.__contains__)
+                            in_edition=in_editions.__contains__, may_go=gate.may_go)
     index = preview_mod.write(plan, app.settings, out or app.settings.state_dir / "preview")
     if result.problems:
         click.echo(f"{len(result.problems)} problem(s) in the queue; those items are left out (see bot validate).",
@@ -283,11 +285,13 @@ def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path)
 @click.pass_obj
 def requeue(app: App, item: str, platform: str | None, at_raw: str | None) -> None:
     """Put a missed or failed post back in the schedule; `bot run` posts it at T."""
+    from .approval import cli_actor
+    from .approval import requeue as put_back
     from .ledger import Ledger
 
     when = app.now(at_raw)
     with Ledger.open(app.settings.state_dir) as ledger:
-        done = ledger.requeue_posts(item, [platform] if platform else ["x", "mastodon", "bluesky"], when, app.now(None))
+        done = put_back(ledger, item, platform, when, cli_actor(), app.now(None))
         states = {d.channel: d.status for d in ledger.deliveries("item_id = ?", (item,))}
     if not done:
         where = f" on {platform}" if platform else ""
@@ -340,6 +344,15 @@ def hash_password(password: str) -> None:
 from .cli_subscribers import subscribers_group  # noqa: E402  (the subcommands live in their own module)
 
 cli.add_command(subscribers_group)
+
+from .cli_staff import staff_group  # noqa: E402
+
+cli.add_command(staff_group)
+
+from .cli_items import COMMANDS as ITEM_COMMANDS  # noqa: E402
+
+for _command in ITEM_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

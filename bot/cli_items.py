@@ -1,10 +1,12 @@
-"""`bot new`, `approve`, `hold`, `release`, `dismiss`: the CLI side of the decisions the staff pages offer, over the
-same queue files and ledger; each one an activity row with the operating-system user as actor."""
+"""`bot new`, `approve`, `hold`, `release`, `dismiss`: the command line's side of the staff pages' decisions.
+
+Same queue files and ledger as the browser; each one an activity row with the operating-system user as actor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -67,7 +69,7 @@ def approve(app: App, item: str) -> None:
     click.echo(f"{item}: approved; it goes out from {when:%Y-%m-%d %H:%M %Z}")
 
 
-def _channel_option() -> click.Option:
+def _channel_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--platform", "channel", type=click.Choice(CHANNELS),
                         help="Only this channel [default: the whole item].")
 

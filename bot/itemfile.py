@@ -16,10 +16,10 @@ import re
 import secrets
 import subprocess
 import unicodedata
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import yaml
 
@@ -118,7 +118,7 @@ def read(path: Path, item_id: str, data: bytes) -> Fields:
 def to_text(f: Fields) -> str:
     """The file for `f`: front matter in the README's field order, then the body."""
     values: dict[str, str] = {
-        "title": _scalar(f.title), "date": _scalar(f.date), "summary": _scalar(f.summary),
+        "title": _scalar(f.title), "date": _scalar(f.date), "summary": _folded(f.summary) or _scalar(f.summary),
         "publish_at": _scalar(f.publish_at), "link": _scalar(f.link), "image": _scalar(f.image),
         "image_alt": _scalar(f.image_alt), "image_credit": _scalar(f.image_credit),
         "hashtags": _flow(f.tags), "campaign": _scalar(f.campaign),
@@ -146,6 +146,30 @@ def _scalar(value: str, indent: int = 2) -> str:
     if _reads_back_plain(value):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def _folded(value: str, width: int = 100) -> str:
+    """A long one-line value as a folded block (`>-`), wrapped at single spaces the way the README's example is;
+    empty when folding would not read back exactly."""
+    if len(value) <= width or "\n" in value:
+        return ""
+    lines, line = [], ""
+    for word in value.split(" "):
+        if line and len(line) + 1 + len(word) > width and word and not word[0].isspace() and line[-1:].strip():
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line or lines else word
+    lines.append(line)
+    if len(lines) == 1:
+        return ""
+    text = ">-\n" + "\n".join("  " + part for part in lines)
+    try:
+        node = yaml.compose("k: " + text, Loader=fm.Loader)
+    except yaml.YAMLError:
+        return ""
+    read = node.value[0][1].value if isinstance(node, yaml.MappingNode) else None
+    return text if read == value else ""
 
 
 def _reads_back_plain(value: str) -> bool:

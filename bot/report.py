@@ -35,7 +35,7 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         for (_, platform), d in recorded.items():
             posts[platform][d.status] += 1
         editions = [_edition(ledger, edition_id, tz) for edition_id in ledger.editions()]
-        problems = [
+        problems: list[dict[str, Any]] = [
             {"item": d.item_id, "platform": d.channel, "status": d.status, "error": d.last_error,
              "at": from_utc_iso(d.due_at).astimezone(tz).isoformat()}
             for d in recorded.values() if d.status in ("failed", "missed") and not d.dismissed_at]
@@ -70,7 +70,7 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
               settings: Settings, now: datetime) -> list[dict[str, Any]]:
     """Posts not yet recorded and not yet too late, each with the state of its item, then the retries."""
     tz = settings.timezone
-    upcoming = []
+    upcoming: list[dict[str, Any]] = []
     by_id = {item.id: item for item in items}
     for item in items:
         for platform in PLATFORMS:

@@ -4,9 +4,9 @@ ledger and outbox, and the CLI commands that take them (`bot new`, `approve`, `h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner

@@ -9,7 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bot import itemfile, queue
@@ -150,3 +151,23 @@ def test_outside_git_nothing_is_committed(settings: Settings, tmp_path: Path) ->
     path = folder / "item.md"
     path.write_text(itemfile.to_text(BASIC))
     assert not itemfile.commit_to_git(path, "lucia@example.org", "Create item")
+
+
+long_line = st.lists(st.sampled_from(["word", "#tag", "a: b", "  ", " ", "\t", "'q'", '"d"', "x" * 30, "é", "---",
+                                      "-", "#", "> ", "|"]), min_size=30, max_size=120).map("".join)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(summary=long_line)
+def test_a_long_summary_is_folded_as_the_readme_shows_and_reads_back_exactly(summary: str) -> None:
+    summary = itemfile.tidy(summary, one_line=True) or "s"
+    text = itemfile.to_text(replace(BASIC, summary=summary))
+    assert itemfile.read(Path("x.md"), "", text.encode()).summary == summary
+
+
+def test_a_long_sentence_is_wrapped_into_a_folded_block() -> None:
+    summary = ("In a defining vote, the UN Human Rights Council adopted a resolution that keeps the Independent "
+               "Expert at work for three more years. Join #RenewIESOGI: share it.")
+    text = itemfile.to_text(replace(BASIC, summary=summary))
+    assert "summary: >-\n  In a defining vote" in text and max(len(line) for line in text.split("\n")) <= 102
+    assert itemfile.read(Path("x.md"), "", text.encode()).summary == summary

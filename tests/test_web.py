@@ -225,12 +225,14 @@ def test_staff_pages_sign_in_agenda_and_requeue(site: Settings) -> None:
     with running(site) as base:
         staff = requests.Session()
         assert staff.get(base + "/admin").status_code == 401
-        wrong = staff.post(base + "/admin/login", data={"password": "guess",
+        wrong = staff.post(base + "/admin/login", data={"email": "admin", "password": "guess",
                                                         "csrf_token": form_token(staff, base + "/admin")})
         assert wrong.status_code == 401
-        assert staff.post(base + "/admin/login", data={"password": PASSWORD}).status_code == 400  # no CSRF token
+        assert staff.post(base + "/admin/login", data={"email": "admin",
+                                                       "password": PASSWORD}).status_code == 400  # no CSRF token
         ok = staff.post(base + "/admin/login?next=https://evil.example", allow_redirects=False,
-                        data={"password": PASSWORD, "csrf_token": form_token(staff, base + "/admin")})
+                        data={"email": "admin", "password": PASSWORD,
+                              "csrf_token": form_token(staff, base + "/admin")})
         assert ok.status_code == 303 and ok.headers["Location"] == "/admin"  # never where the visitor says
         cookie = ok.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -245,9 +247,16 @@ def test_staff_pages_sign_in_agenda_and_requeue(site: Settings) -> None:
 
 
 def test_staff_pages_are_off_without_a_password(make_settings) -> None:
-    settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE))
+    settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE), BOT_PUBLIC_URL="")  # no account, no BOT_ADMIN_PASSWORD
     with running(settings) as base:
-        assert requests.get(base + "/admin").status_code == 404
+        visitor = requests.Session()
+        page = visitor.get(base + "/admin")
+        assert page.status_code == 401 and "bot staff add EMAIL --role admin" in page.text
+        for email, password in (("admin", ""), ("admin", "admin"), ("admin", PASSWORD), ("a@example.org", PASSWORD)):
+            answer = visitor.post(base + "/admin/login", allow_redirects=False, data={
+                "email": email, "password": password, "csrf_token": form_token(visitor, base + "/admin")})
+            assert answer.status_code == 401
+        assert visitor.get(base + "/admin").status_code == 401
 
 
 def test_hash_password_command_makes_a_hash_the_settings_accept(tmp_path: Path) -> None:

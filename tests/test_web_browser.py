@@ -126,6 +126,7 @@ def test_staff_sign_in_and_requeue_a_missed_post(make_settings) -> None:
         page = chromium.new_page()
         page.goto(f"{base}/admin")
         shoot(page, "admin-sign-in")
+        page.get_by_label("Email").fill("admin")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Agenda").wait_for()

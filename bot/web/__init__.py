@@ -1,4 +1,4 @@
-"""The web side (`bot serve`): one-click unsubscribe, double opt-in, the archive, provider webhooks and the staff agenda.
+"""The web side (`bot serve`): one-click unsubscribe, double opt-in, the archive, provider webhooks and the staff pages.
 
 Flask for the pages, Flask-WTF for CSRF on every form, Flask-Limiter against repeated requests, Waitress
 to serve them. Security headers on every answer; tokens in URLs never leak through the Referer header.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask_limiter import Limiter
@@ -31,8 +32,10 @@ ARCHIVE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: ht
                "frame-ancestors 'none'; base-uri 'none'")
 
 csrf = CSRFProtect()
-# Rate limits, per view: (limit, key) where key None means per client address.
-LIMITS: dict[str, list[tuple[str, Callable[[], str] | None]]] = {}
+# Rate limits, per view: (limit, key, deduct_when) where key None means per client address and deduct_when
+# None means every request counts.
+Deduct = Callable[[Response], bool]
+LIMITS: dict[str, list[tuple[str, Callable[[], str] | None, Deduct | None]]] = {}
 
 
 def create_app(settings: Settings) -> Flask:
@@ -58,7 +61,7 @@ def create_app(settings: Settings) -> Flask:
                                 x_host=settings.proxies)
     csrf.init_app(app)
 
-    from . import admin, auth, public, webhooks
+    from . import accounts, admin, auth, items, public, webhooks
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(webhooks.blueprint)
@@ -66,14 +69,19 @@ def create_app(settings: Settings) -> Flask:
     csrf.exempt(public.unsubscribe)  # RFC 8058: mail clients POST without cookie or token; the token is the key
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(items.blueprint)
+    app.register_blueprint(accounts.blueprint)
     # Each app its own limiter, in memory: one process serves one app (tests start several).
     limiter = Limiter(key_func=get_remote_address, app=app, storage_uri="memory://", strategy="fixed-window",
                       headers_enabled=False)
     for endpoint, limits in LIMITS.items():
         if endpoint in app.view_functions:
             view = app.view_functions[endpoint]
-            for limit, key in limits:
-                view = limiter.limit(limit, key_func=key)(view) if key else limiter.limit(limit)(view)
+            for limit, key_func, deduct_when in limits:
+                if key_func:
+                    view = limiter.limit(limit, key_func=key_func, deduct_when=deduct_when)(view)
+                else:
+                    view = limiter.limit(limit, deduct_when=deduct_when)(view)
             app.view_functions[endpoint] = view
 
     @app.context_processor
@@ -121,9 +129,11 @@ def create_app(settings: Settings) -> Flask:
     return app
 
 
-def rate_limited(endpoint: str, limit: str, key: Callable[[], str] | None = None) -> None:
-    """Declare a rate limit for a view (applied by create_app); `key` None means per client address."""
-    LIMITS.setdefault(endpoint, []).append((limit, key))
+def rate_limited(endpoint: str, limit: str, key: Callable[[], str] | None = None,
+                 deduct_when: Deduct | None = None) -> None:
+    """Declare a rate limit for a view (applied by create_app); `key` None means per client address;
+    with `deduct_when`, only the answers it picks count (failed sign-ins, not successful ones)."""
+    LIMITS.setdefault(endpoint, []).append((limit, key, deduct_when))
 
 
 def ledger() -> Ledger:

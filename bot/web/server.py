@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
 from ..settings import Settings
 from . import create_app
@@ -20,7 +21,10 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
     from waitress import create_server
 
     app = create_app(settings)
-    server = create_server(app, host=host, port=port, threads=8, ident="Herald")
+    # With BOT_PROXIES the app's ProxyFix decides which forwarded headers to trust; Waitress would otherwise
+    # drop them first, and every client would count as the proxy for the rate limits.
+    server = create_server(app, host=host, port=port, threads=8, ident="Herald",
+                           clear_untrusted_proxy_headers=not settings.proxies)
     stopping = stopping or threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
     with ExitStack() as stack:

@@ -1,0 +1,159 @@
+"""The composer's logic under the staff pages: check, preview and guard a typed item before it becomes a queue file.
+
+It checks as `bot validate` would, previews with the composer of `bot preview`, and knows which parts are fixed
+because they already went out."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import itemfile, mail, queue, social
+from ..clock import from_utc_iso, next_slot
+from ..content import Campaign, Item, Problem
+from ..errors import HeraldError
+from ..ledger import Ledger
+from ..render import render_newsletter
+from ..settings import PLATFORMS, Settings
+
+# The newsletter frames of recent previews, by the digest of their HTML: the preview page points an <iframe> at
+# one (email HTML needs its inline styles, which the staff pages' own CSP rightly refuses).
+_FRAMES: OrderedDict[str, str] = OrderedDict()
+_FRAMES_LOCK = threading.Lock()
+FRAMES_KEPT = 64
+PREVIEW_TOKEN = "composer-preview-token-unused000"  # a real token's length; names nobody
+# Which form fields feed each thing that goes out (a post's text, its card and image; the newsletter entry).
+NEWSLETTER_FIELDS = ("title", "date", "summary", "body", "link", "image", "image_alt", "image_credit", "hashtags",
+                     "campaign")
+
+
+def post_fields(platform: str, has_override: bool) -> tuple[str, ...]:
+    prose = (f"social_{platform}",) if has_override else ("title", "summary")
+    return prose + ("link", "hashtags", "campaign", "image", "image_alt", "lang")
+
+
+@dataclass(slots=True)
+class Checked:
+    """A typed item after validation: the Item when it is valid, and every problem, by form field."""
+
+    fields: itemfile.Fields
+    item: Item | None
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.item is not None and not self.problems
+
+    def add(self, name: str, message: str) -> None:
+        self.problems.setdefault(name, []).append(message)
+
+
+def form_field(problem_field: str) -> str:
+    """The form field a queue problem belongs to (`social.x` -> `social_x`); `general` for the file as a whole."""
+    name = problem_field.split(".")[0] if not problem_field.startswith("social.") else \
+        "social_" + problem_field.split(".")[1]
+    known = set(queue.FIELDS) | {"id", "body"} | {f"social_{p}" for p in PLATFORMS}
+    return name if name in known else "general"
+
+
+def campaigns(settings: Settings) -> tuple[dict[str, Campaign], bool]:
+    loaded = queue.Queue()
+    ok = queue.load_campaigns(settings.queue_dir / queue.CAMPAIGNS_FILE, loaded)
+    return loaded.campaigns, ok
+
+
+def check(settings: Settings, fields: itemfile.Fields, path: Path, new: bool) -> Checked:
+    """Validate `fields` exactly as `bot validate` would read the file they make; nothing is written."""
+    known, ok = campaigns(settings)
+    item, problems = queue.read_item(path, settings, known, ok, data=itemfile.to_text(fields).encode("utf-8"))
+    checked = Checked(fields, item)
+    for problem in problems:
+        checked.add(form_field(problem.field), problem.message)
+    if new:
+        clash = [p for p in settings.queue_dir.rglob("*.md") if p.stem.casefold() == fields.id.casefold()]
+        if clash:
+            checked.add("id", f"{fields.id!r} is already the id of {clash[0].name}: choose another")
+    return checked
+
+
+def fixed_parts(ledger: Ledger, item_id: str, settings: Settings, current: itemfile.Fields) -> dict[str, str]:
+    """Form field -> why it can no longer change: what went out must stay what the file says."""
+    fixed: dict[str, str] = {}
+    tz = settings.timezone
+    for delivery in ledger.deliveries("item_id = ? AND status IN ('sent', 'sending')", (item_id,)):
+        when = from_utc_iso(delivery.due_at if delivery.status == "sending" else
+                            delivery.first_attempt_at or delivery.due_at).astimezone(tz)
+        why = f"already posted on {delivery.channel} ({when:%d %b %Y})"
+        for name in post_fields(delivery.channel, bool(current.social.get(delivery.channel))):
+            fixed.setdefault(name, why)
+    if item_id in ledger.items_in_editions():
+        for name in NEWSLETTER_FIELDS:
+            fixed.setdefault(name, "already in a newsletter edition")
+    return fixed
+
+
+def value_of(fields: itemfile.Fields, name: str) -> str:
+    if name.startswith("social_"):
+        return fields.social.get(name.removeprefix("social_"), "")
+    if name == "hashtags":
+        return " ".join(fields.tags)
+    return str(getattr(fields, name))
+
+
+def enforce_fixed(checked: Checked, before: itemfile.Fields, fixed: dict[str, str]) -> None:
+    """A change to a fixed part is a problem on that field, so nothing is written."""
+    for name, why in fixed.items():
+        if value_of(checked.fields, name) != value_of(before, name):
+            checked.add(name, f"cannot change: {why}. Write a new item if the news has changed.")
+
+
+# --- preview ----------------------------------------------------------------------------------------------
+
+
+def preview(settings: Settings, item: Item, now: datetime) -> dict[str, Any]:
+    """Each platform's post as it will go out (text, count against the limit, shortened or not) and the item's
+    newsletter entry, as the preview pane shows them."""
+    posts = []
+    for platform in PLATFORMS:
+        if platform not in item.channels:
+            continue
+        post = social.compose(item, platform)
+        posts.append({"platform": platform, "text": post.text, "length": post.length, "limit": post.limit,
+                      "shortened": post.shortened, "dropped": list(post.dropped_tags), "notes": list(post.notes)})
+    entry: dict[str, Any] = {}
+    if "email" in item.channels:
+        slot = next_slot(settings.newsletter_schedule, settings.timezone, max(now, item.publish_at))
+        try:
+            letter = render_newsletter([item], settings, edition_date=slot.date(),
+                                       unsubscribe_url=mail.unsubscribe_url(settings.effective_public_url,
+                                                                            PREVIEW_TOKEN))
+        except HeraldError as exc:
+            entry = {"error": str(exc)}
+        else:
+            entry = {"frame": keep_frame(letter.html), "text": letter.text, "subject": letter.subject,
+                     "slot": f"{slot:%a %d %b %Y, %H:%M}"}
+    return {"posts": posts, "entry": entry}
+
+
+def keep_frame(html: str) -> str:
+    key = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32]
+    with _FRAMES_LOCK:
+        _FRAMES[key] = html
+        _FRAMES.move_to_end(key)
+        while len(_FRAMES) > FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    return key
+
+
+def frame(key: str) -> str | None:
+    with _FRAMES_LOCK:
+        return _FRAMES.get(key)
+
+
+def problem_lines(problems: list[Problem]) -> list[str]:
+    return [f"{p.field}: {p.message}" for p in problems]

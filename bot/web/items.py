@@ -1,0 +1,245 @@
+"""Staff pages for items (/admin/items): the list, and the composer that writes the queue file a person would write."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, session
+from werkzeug.wrappers import Response
+
+from .. import approval, itemfile, queue
+from ..clock import from_utc_iso
+from ..errors import HeraldError
+from ..frontmatter import Invalid
+from ..ledger import review as book
+from ..settings import CHANNELS, PLATFORMS
+from . import composer, ledger, settings
+from .auth import Staff, current, require
+
+blueprint = Blueprint("items", __name__, url_prefix="/admin")
+# The composer runs a self-hosted script (live preview) and frames its newsletter preview; nothing else may load.
+COMPOSER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; frame-src 'self'; style-src 'self'; "
+                "img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'none'; "
+             "frame-ancestors 'self'; base-uri 'none'")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _me() -> Staff:
+    me = current()
+    if me is None:  # @require answers first; this keeps the type honest
+        abort(401)
+    return me
+
+
+def _page(body: str, status: int = 200) -> tuple[str, int, dict[str, str]]:
+    return body, status, {"Content-Security-Policy": COMPOSER_CSP}
+
+
+@blueprint.get("/items")
+@require("editor")
+def listing() -> str:
+    cfg = settings()
+    loaded = queue.load(cfg)
+    gate = approval.Gate.read(ledger(), cfg)
+    tz = cfg.timezone
+    rows = [{"id": i.id, "title": i.title, "when": f"{i.publish_at.astimezone(tz):%Y-%m-%d %H:%M}",
+             "state": gate.state(i), "channels": ", ".join(i.channels)}
+            for i in sorted(loaded.items, key=lambda i: (i.publish_at, i.id), reverse=True)]
+    invalid = sorted({Path(p.path).stem for p in loaded.problems if p.path.endswith(".md")})
+    return render_template("admin_items.html.j2", rows=rows, invalid=invalid, zone=tz.key,
+                           notice=session.pop("notice", None))
+
+
+@blueprint.get("/items/new")
+@require("editor")
+def new() -> tuple[str, int, dict[str, str]]:
+    cfg = settings()
+    today = _now().astimezone(cfg.timezone).date().isoformat()
+    fields = itemfile.Fields(date=today, draft=not _me().can("approver"))
+    return _page(_form("new", fields))
+
+
+@blueprint.post("/items")
+@require("editor")
+def create() -> Response | tuple[str, int, dict[str, str]]:
+    cfg = settings()
+    fields = _typed(with_id=True)
+    if not fields.id and fields.title:
+        fields = replace(fields, id=itemfile.free_id(cfg.queue_dir, itemfile.suggest_id(fields.date, fields.title)))
+    if not queue.ID.fullmatch(fields.id):
+        checked = composer.Checked(fields, None)
+        checked.add("id", "use letters, digits, '-', '_' and '.' only, at most 100 (e.g. 2019-07-12-un-vote)")
+    else:
+        checked = composer.check(cfg, fields, cfg.queue_dir / f"{fields.id}.md", new=True)
+    if request.form.get("action") == "preview" or not checked.ok:
+        return _page(_form("new", fields, checked), 200 if request.form.get("action") == "preview" else 422)
+    path = cfg.queue_dir / f"{fields.id}.md"
+    try:
+        itemfile.save(path, itemfile.to_text(fields), None, cfg.state_dir)
+    except itemfile.StaleEdit as exc:
+        checked.add("id", str(exc))
+        return _page(_form("new", fields, checked), 409)
+    _saved(path, fields.id, "create", "")
+    session["notice"] = f"Saved as {path.name}" + (": a draft until an approver approves it." if fields.draft else ".")
+    return redirect(f"/admin/items/{fields.id}", code=303)
+
+
+@blueprint.get("/items/<item_id>")
+@require("editor")
+def show(item_id: str) -> tuple[str, int, dict[str, str]]:
+    path = _path(item_id)
+    data = path.read_bytes()
+    try:
+        fields = itemfile.read(path, item_id, data)
+    except Invalid as exc:
+        return _page(render_template("message.html.j2", heading="This file cannot be edited here", lines=[
+            f"{path.name}: {exc.field}: {exc.message}" + (f" (line {exc.line})" if exc.line else ""),
+            "Fix it in a text editor or in git; `bot validate` shows the same message."]), 422)
+    return _page(_form("edit", fields, version=itemfile.digest(data), notice=session.pop("notice", None)))
+
+
+@blueprint.post("/items/<item_id>")
+@require("editor")
+def save(item_id: str) -> Response | tuple[str, int, dict[str, str]]:
+    cfg = settings()
+    path = _path(item_id)
+    try:
+        before = itemfile.read(path, item_id, path.read_bytes())
+    except Invalid:
+        before = itemfile.Fields(id=item_id)  # a broken file may be mended here, unless parts of it went out
+    fields = replace(_typed(with_id=False), id=item_id)
+    checked = composer.check(cfg, fields, path, new=False)
+    composer.enforce_fixed(checked, before, composer.fixed_parts(ledger(), item_id, cfg, before))
+    version = request.form.get("version", "")
+    if request.form.get("action") == "preview" or not checked.ok:
+        status = 200 if request.form.get("action") == "preview" else 422
+        return _page(_form("edit", fields, checked, version=version), status)
+    try:
+        itemfile.save(path, itemfile.to_text(fields), version, cfg.state_dir)
+    except itemfile.StaleEdit as exc:
+        checked.add("general", str(exc) + ". What you typed is still below: copy it, then reload the page.")
+        return _page(_form("edit", fields, checked, version=version), 409)
+    changed = [n for n in _FIELD_NAMES if composer.value_of(fields, n) != composer.value_of(before, n)]
+    _saved(path, item_id, "edit", ", ".join(changed))
+    session["notice"] = "Saved." + (" It is a draft until an approver approves it." if fields.draft else "")
+    return redirect(f"/admin/items/{item_id}", code=303)
+
+
+@blueprint.post("/compose/preview")
+@require("editor")
+def live_preview() -> tuple[str, int, dict[str, str]]:
+    """The preview pane alone, for the composer's script; the same as the Preview button shows."""
+    cfg = settings()
+    item_id = request.form.get("item", "")
+    fields = _typed(with_id=not item_id)
+    if item_id:
+        fields = replace(fields, id=item_id)
+        path = _path(item_id)
+    else:
+        suggested = itemfile.suggest_id(fields.date, fields.title) if fields.title else "new-item"
+        fields = replace(fields, id=fields.id if queue.ID.fullmatch(fields.id) else suggested)
+        path = cfg.queue_dir / f"{fields.id}.md"
+    checked = composer.check(cfg, fields, path, new=False)
+    suggested = itemfile.free_id(cfg.queue_dir, fields.id) if not item_id else ""
+    return _page(render_template("admin_preview.html.j2", suggested_id=suggested, **_preview_context(checked)))
+
+
+@blueprint.get("/compose/frame/<key>")
+@require("editor")
+def newsletter_frame(key: str) -> tuple[str, int, dict[str, str]]:
+    html = composer.frame(key)
+    if html is None:
+        abort(404)
+    return html, 200, {"Content-Security-Policy": FRAME_CSP, "X-Frame-Options": "SAMEORIGIN"}
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+_FIELD_NAMES = ("title", "date", "summary", "publish_at", "link", "image", "image_alt", "image_credit", "hashtags",
+                "campaign", "channels", *(f"social_{p}" for p in PLATFORMS), "lang", "draft", "body")
+
+
+def _path(item_id: str) -> Path:
+    try:
+        return approval.find(settings(), item_id)
+    except HeraldError:
+        abort(404)
+
+
+def _typed(with_id: bool) -> itemfile.Fields:
+    fields = itemfile.from_form(request.form, request.form.getlist("channels"), with_id=with_id)
+    if not _me().can("approver"):
+        fields = replace(fields, draft=True)  # an editor's item waits for an approver
+    return fields
+
+
+def _saved(path: Path, item_id: str, action: str, detail: str) -> None:
+    me = _me()
+    book.record(ledger(), me.email, action, _now(), item_id, detail)
+    itemfile.commit_to_git(path, me.email, f"{'Create' if action == 'create' else 'Edit'} {item_id}"
+                           + (f" ({detail})" if detail else ""))
+
+
+def _preview_context(checked: composer.Checked) -> dict[str, Any]:
+    if checked.item is None:
+        return {"preview": None, "problems": checked.problems}
+    return {"preview": composer.preview(settings(), checked.item, _now()), "problems": checked.problems}
+
+
+def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None = None, version: str = "",
+          notice: str | None = None) -> str:
+    cfg = settings()
+    known, _ = composer.campaigns(cfg)
+    context: dict[str, Any] = {"mode": mode, "f": fields, "problems": checked.problems if checked else {},
+                               "version": version, "notice": notice, "platforms": PLATFORMS, "channels": CHANNELS,
+                               "campaigns": sorted((k, c.name) for k, c in known.items()), "zone": cfg.timezone.key,
+                               "default_time": f"{cfg.default_post_time:%H:%M}", "language": cfg.language,
+                               "fixed": {}, "preview": None, "state": None, "history": [], "deliveries": []}
+    if checked is not None:
+        context.update(_preview_context(checked))
+    elif mode == "edit":
+        context.update(_preview_context(composer.check(cfg, fields, _path(fields.id), new=False)))
+    if mode == "edit":
+        context.update(_item_context(fields))
+    return render_template("admin_item.html.j2", **context)
+
+
+def _item_context(fields: itemfile.Fields) -> dict[str, Any]:
+    """What the item page shows beside the form: its state, what went out, who did what."""
+    cfg = settings()
+    tz = cfg.timezone
+    db = ledger()
+    gate = approval.Gate.read(db, cfg)
+    path = _path(fields.id)
+    known, ok = composer.campaigns(cfg)
+    item, _ = queue.read_item(path, cfg, known, ok)
+    state = gate.state(item) if item is not None else "invalid"
+    approved = gate.approved(item) if item is not None else None
+    deliveries = [{"channel": d.channel, "status": "dismissed" if d.dismissed_at else d.status,
+                   "error": d.last_error or "", "problem": d.status in ("failed", "missed") and not d.dismissed_at,
+                   "when": f"{from_utc_iso(d.due_at).astimezone(tz):%Y-%m-%d %H:%M}"}
+                  for d in db.deliveries("item_id = ?", (fields.id,))]
+    history = [{"when": f"{from_utc_iso(a.at).astimezone(tz):%Y-%m-%d %H:%M}", "actor": a.actor,
+                "action": a.action, "detail": a.detail} for a in book.activity(db, 50, fields.id)]
+    holds = gate.held_channels(fields.id)
+    return {
+        "state": state,
+        "waiting_since": f"{approval.waiting_since(item).astimezone(tz):%Y-%m-%d %H:%M}" if item is not None
+        and state == "waiting" else "",
+        "approved": {"by": approved.actor, "when": f"{from_utc_iso(approved.at).astimezone(tz):%Y-%m-%d %H:%M}"}
+        if approved else None,
+        "holds": ["the whole item" if c == approval.ALL else c for c in holds],
+        "held_channels": holds,
+        "in_edition": fields.id in db.items_in_editions(),
+        "fixed": composer.fixed_parts(db, fields.id, cfg, fields),
+        "deliveries": deliveries,
+        "history": history,
+        "required": cfg.approval == "required",
+    }

@@ -1,0 +1,52 @@
+// Herald's composer: refresh the preview pane while the person types. The page works without it (Preview button).
+(function () {
+  "use strict";
+  var form = document.getElementById("compose");
+  var pane = document.getElementById("preview");
+  if (!form || !pane || !window.fetch || !window.FormData || !window.AbortController) {
+    return;
+  }
+  var idField = document.getElementById("id");
+  var timer = null;
+  var inflight = null;
+
+  function suggest(html) {
+    var holder = pane.querySelector("[data-suggested-id]");
+    if (idField && holder) {
+      idField.placeholder = holder.getAttribute("data-suggested-id");
+    }
+  }
+
+  function refresh() {
+    var data = new FormData(form);
+    data.delete("action");
+    if (inflight) {
+      inflight.abort();
+    }
+    inflight = new AbortController();
+    pane.setAttribute("aria-busy", "true");
+    fetch("/admin/compose/preview", {method: "POST", body: data, credentials: "same-origin", signal: inflight.signal})
+      .then(function (answer) {
+        if (!answer.ok) {
+          throw new Error("preview answered " + answer.status);
+        }
+        return answer.text();
+      })
+      .then(function (html) {
+        pane.innerHTML = html;
+        suggest(html);
+        pane.setAttribute("aria-busy", "false");
+      })
+      .catch(function () {
+        pane.setAttribute("aria-busy", "false");
+      });
+  }
+
+  function later() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 350);
+  }
+
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+}());
