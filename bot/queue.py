@@ -225,8 +225,9 @@ def check_url(value: str) -> str | None:
     except ValueError:
         return "is not a valid URL"
     if parts.scheme.lower() not in ("http", "https"):
-        shown = (parts.scheme + ":") if parts.scheme else "no scheme"
-        return f"must be an absolute http:// or https:// URL, not {shown}"
+        if not parts.scheme:
+            return "must be a whole address starting with https:// (or http://)"
+        return f"must be a web address starting with https:// (or http://), not {parts.scheme}:"
     if not parts.hostname or "." not in parts.hostname.strip(".") and parts.hostname != "localhost":
         return "has no host name"
     if parts.username or parts.password:

@@ -70,16 +70,19 @@ def new() -> tuple[str, int, dict[str, str]]:
 @require("editor")
 def create() -> Response | tuple[str, int, dict[str, str]]:
     cfg = settings()
-    fields = _typed(with_id=True)
-    if not fields.id and fields.title:
-        fields = replace(fields, id=itemfile.free_id(cfg.queue_dir, itemfile.suggest_id(fields.date, fields.title)))
+    typed = _typed(with_id=True)
+    # Left empty, the id is made from the date and the title when saving; until then it is only suggested.
+    fields = typed if typed.id else replace(typed, id=itemfile.free_id(
+        cfg.queue_dir, itemfile.suggest_id(typed.date, typed.title or "new item")))
     if not queue.ID.fullmatch(fields.id):
-        checked = composer.Checked(fields, None)
+        checked = composer.Checked(typed, None)
         checked.add("id", "use letters, digits, '-', '_' and '.' only, at most 100 (e.g. 2019-07-12-un-vote)")
     else:
         checked = composer.check(cfg, fields, cfg.queue_dir / f"{fields.id}.md", new=True)
+        checked.fields = typed
     if request.form.get("action") == "preview" or not checked.ok:
-        return _page(_form("new", fields, checked), 200 if request.form.get("action") == "preview" else 422)
+        return _page(_form("new", typed, checked, suggested=fields.id),
+                     200 if request.form.get("action") == "preview" else 422)
     path = cfg.queue_dir / f"{fields.id}.md"
     try:
         itemfile.save(path, itemfile.to_text(fields), None, cfg.state_dir)
@@ -148,7 +151,8 @@ def live_preview() -> tuple[str, int, dict[str, str]]:
         path = cfg.queue_dir / f"{fields.id}.md"
     checked = composer.check(cfg, fields, path, new=False)
     suggested = itemfile.free_id(cfg.queue_dir, fields.id) if not item_id else ""
-    return _page(render_template("admin_preview.html.j2", suggested_id=suggested, **_preview_context(checked)))
+    return _page(render_template("admin_preview.html.j2", suggested_id=suggested, labels=LABELS,
+                                 **_preview_context(checked)))
 
 
 @blueprint.get("/compose/frame/<key>")
@@ -162,6 +166,11 @@ def newsletter_frame(key: str) -> tuple[str, int, dict[str, str]]:
 
 # --- helpers -----------------------------------------------------------------------------------------------
 
+# How the form names each field, for the list of problems above it.
+LABELS = {"id": "Id", "title": "Title", "date": "Date", "publish_at": "Publish at", "summary": "Summary",
+          "body": "Body", "link": "Link", "image": "Image address", "image_alt": "Description of the image",
+          "image_credit": "Credit", "campaign": "Campaign", "hashtags": "Hashtags", "channels": "Channels",
+          "lang": "Language", "draft": "Draft", **{f"social_{p}": f"Text for {p.capitalize()}" for p in PLATFORMS}}
 _FIELD_NAMES = ("title", "date", "summary", "publish_at", "link", "image", "image_alt", "image_credit", "hashtags",
                 "campaign", "channels", *(f"social_{p}" for p in PLATFORMS), "lang", "draft", "body")
 
@@ -194,14 +203,15 @@ def _preview_context(checked: composer.Checked) -> dict[str, Any]:
 
 
 def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None = None, version: str = "",
-          notice: str | None = None) -> str:
+          notice: str | None = None, suggested: str = "") -> str:
     cfg = settings()
     known, _ = composer.campaigns(cfg)
     context: dict[str, Any] = {"mode": mode, "f": fields, "problems": checked.problems if checked else {},
                                "version": version, "notice": notice, "platforms": PLATFORMS, "channels": CHANNELS,
                                "campaigns": sorted((k, c.name) for k, c in known.items()), "zone": cfg.timezone.key,
                                "default_time": f"{cfg.default_post_time:%H:%M}", "language": cfg.language,
-                               "fixed": {}, "preview": None, "state": None, "history": [], "deliveries": []}
+                               "fixed": {}, "preview": None, "state": None, "history": [], "deliveries": [],
+                               "suggested_id": suggested, "labels": LABELS}
     if checked is not None:
         context.update(_preview_context(checked))
     elif mode == "edit":
