@@ -141,6 +141,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN dismissed_at TEXT;
     ALTER TABLE deliveries ADD COLUMN dismissed_by TEXT;
     """,
+    # 6: each staff member's calendar feed (its secret is derived from BOT_SECRET and the generation, never
+    # stored; renewing bumps the generation), and email items kept out of every newsletter as too old
+    """
+    CREATE TABLE calendar_feeds (
+        actor TEXT PRIMARY KEY COLLATE NOCASE,
+        generation INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE stale_items (
+        item_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 )
 
 
