@@ -21,7 +21,7 @@ QUIET_FOR = timedelta(hours=6)
 
 
 def needs_a_person(report: RunReport) -> bool:
-    return bool(report.failed or report.missed or report.paused or report.emails_failed)
+    return bool(report.failed or report.missed or report.stale or report.paused or report.emails_failed)
 
 
 def problems(report: RunReport) -> list[tuple[str, str, list[str]]]:
@@ -43,6 +43,10 @@ def problems(report: RunReport) -> list[tuple[str, str, list[str]]]:
         found.append((f"missed:{item}:{platform}", "missed", [
             f"* {item} was not posted to {platform} ({why}).",
             f"  To post it anyway: bot requeue {item} --platform {platform}"]))
+    for item, why in report.stale:
+        found.append((f"stale:{item}", "missed", [
+            f"* {item} was kept out of the newsletter: {why}.",
+            "  To send it anyway, give it a new publish_at: it goes in the next edition."]))
     return found
 
 

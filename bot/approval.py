@@ -57,6 +57,9 @@ class Gate:
     def may_go(self, item: Item, channel: str) -> bool:
         return self.state(item) == "ready" and (item.id, channel) not in self.holds
 
+    def holds_newsletter(self, item_id: str) -> bool:
+        return (item_id, ALL) in self.holds or (item_id, "email") in self.holds
+
     def held_channels(self, item_id: str) -> list[str]:
         return [c for (i, c) in self.holds if i == item_id]
 
@@ -98,9 +101,12 @@ def approve(settings: Settings, ledger: Ledger, item_id: str, actor: str, now: d
     if item.draft:
         data = item.path.read_bytes()
         fields = itemfile.read(item.path, item.id, data)
-        itemfile.save(item.path, itemfile.to_text(itemfile.without_draft(fields)), item.digest, settings.state_dir)
+        written = itemfile.save(item.path, itemfile.to_text(itemfile.without_draft(fields)), item.digest,
+                                settings.state_dir)
         itemfile.commit_to_git(item.path, actor.removeprefix("cli:"), f"Approve {item.id}")
         item = load_one(settings, item_id)
+        if item.digest != written:  # changed again in the instant since: approve only what was written
+            raise itemfile.StaleEdit(f"{item_id} changed while it was being approved: look at it again")
     book.approve(ledger, item.id, item.digest, actor, now)
     book.record(ledger, actor, "approve", now, item.id)
     return item

@@ -354,6 +354,38 @@ from .cli_items import COMMANDS as ITEM_COMMANDS  # noqa: E402
 for _command in ITEM_COMMANDS:
     cli.add_command(_command)
 
+from .cli_calendar import calendar as calendar_command  # noqa: E402
+
+cli.add_command(calendar_command)
+
+from .cli_media import media_group  # noqa: E402
+
+cli.add_command(media_group)
+
+
+
+@cli.command("init")
+@click.argument("folder", required=False, default=Path("."), type=click.Path(file_okay=False, path_type=Path))
+@click.option("--timezone", "zone_name", metavar="ZONE", help="IANA time zone written to .env and dating the "
+              "example  [default: BOT_TIMEZONE]")
+@click.pass_obj
+def init_command(app: App, folder: Path, zone_name: str | None) -> None:
+    """Start an organisation in FOLDER (default: here): content_queue/ with campaigns.yaml and an example draft, and
+    .env with a new BOT_SECRET. A file that exists is never overwritten."""
+    from .init import init, next_steps
+    from .settings import SPECS
+
+    try:
+        zone = app.settings.timezone if zone_name is None else SPECS["BOT_TIMEZONE"].parse(zone_name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    done = init(folder, zone, datetime.now(timezone.utc).astimezone(zone).date())
+    for path in done.created:
+        click.echo(f"created: {path}" + ("  (mode 0600, with a new BOT_SECRET)" if path.name == ".env" else ""))
+    for path, why in done.kept:
+        click.echo(f"kept: {path}  ({why})")
+    click.echo("\n".join(next_steps(folder)))
+
 
 def main() -> None:
     cli(prog_name="bot")

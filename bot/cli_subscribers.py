@@ -1,16 +1,20 @@
-"""`bot subscribers ...`: thin commands over the subscriber list (import, add, remove, list, count)."""
+"""`bot subscribers ...`: thin commands over the subscriber list (import, export, add, remove, list, count)."""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import subscribers
+from . import subscriber_files, subscribers
 from .errors import ContentError
 from .ledger import Ledger
+
+if TYPE_CHECKING:
+    from .cli import App
 
 
 def _now() -> datetime:
@@ -31,19 +35,44 @@ def subscribers_group() -> None:
 
 @subscribers_group.command("import")
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--email-column", metavar="NAME", help="The column holding the address [default: email, or "
+              "Mailchimp's Email Address].")
+@click.option("--name-column", metavar="NAME", help="The column holding the name [default: name, or Mailchimp's "
+              "First Name and Last Name].")
 @click.pass_obj
-def import_(app, csv_file: Path) -> None:  # type: ignore[no-untyped-def]
-    """Import a CSV whose header row names `email` (and optionally `name`).
+def import_(app: App, csv_file: Path, email_column: str | None, name_column: str | None) -> None:
+    """Import a CSV export as it is: Herald's, Mailchimp's or listmonk's, or any other with --email-column.
 
-    Bad rows are reported with their line numbers and the rest imported; someone who unsubscribed is
+    Rows that say someone unsubscribed, was cleaned or blocklisted go in as unsubscribed or bounced, never as
+    active. Bad rows are reported with their line numbers and the rest imported; someone who unsubscribed is
     never subscribed again by an import."""
     with Ledger.open(app.settings.state_dir) as ledger:
-        report = subscribers.import_csv(ledger, csv_file, _now())
+        report = subscribers.import_csv(ledger, csv_file, _now(), email_column, name_column)
     for problem in report.problems:
         click.echo(str(problem))
-    click.echo(f"{report.added} added, {report.existing} already subscribed, {report.kept_out} unsubscribed earlier "
-               f"and left out, {report.repeated} repeated in the file, {len(report.problems)} invalid", err=True)
+    counts = [(report.added, "added"), (report.existing, "already subscribed"),
+              (report.unsubscribed, "unsubscribed as the file says"), (report.bounced, "bounced as the file says"),
+              (report.pending, "awaiting confirmation as the file says"),
+              (report.kept_out, "unsubscribed earlier and left out"), (report.repeated, "repeated in the file"),
+              (len(report.problems), "invalid")]
+    always = {"added", "already subscribed", "unsubscribed earlier and left out", "repeated in the file", "invalid"}
+    click.echo(", ".join(f"{n} {what}" for n, what in counts if n or what in always), err=True)
     sys.exit(1 if report.problems else 0)
+
+
+@subscribers_group.command("export")
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.pass_obj
+def export(app: App, form: str) -> None:
+    """Write every subscriber, with status and dates, to standard output (UTF-8); it imports back as it is."""
+    out = sys.stdout.buffer  # bytes: UTF-8 whatever the locale
+    with Ledger.open(app.settings.state_dir) as ledger:
+        rows = subscribers.export(ledger, app.settings.timezone)
+        if form == "csv":
+            subscriber_files.write_csv(rows, out)
+        else:
+            subscriber_files.write_json(rows, out)
+    out.flush()
 
 
 @subscribers_group.command()

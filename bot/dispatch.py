@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
-from . import mail, social
+from . import mail, media, social
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
 from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
@@ -39,6 +39,7 @@ class RunReport:
     posted: list[tuple[str, str, str]] = field(default_factory=list)  # (item, platform, remote id)
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (item, platform, error)
     missed: list[tuple[str, str, str]] = field(default_factory=list)  # (item, platform, why)
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (item, why): too old for the newsletter
     deferred: list[tuple[str, str, str]] = field(default_factory=list)  # transient: retried by the next run
     editions: list[int] = field(default_factory=list)  # created in this run
     emails_sent: int = 0
@@ -53,15 +54,16 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        """Everything due went out."""
+        """Everything due went out. (An email item too old for the newsletter was never due in it: it is reported
+        and alerted, not counted here.)"""
         return not (self.failed or self.missed or self.deferred or self.invalid or self.paused
                     or self.emails_failed or self.emails_deferred or self.stopped)
 
     def summary(self) -> dict[str, object]:
         """What `bot status` shows of the last run (counts, and the channels it paused)."""
         return {"at": self.now.isoformat(), "ok": self.ok, "posted": len(self.posted), "failed": len(self.failed),
-                "missed": len(self.missed), "deferred": len(self.deferred), "editions": self.editions,
-                "emails_sent": self.emails_sent, "emails_failed": self.emails_failed,
+                "missed": len(self.missed), "stale": len(self.stale), "deferred": len(self.deferred),
+                "editions": self.editions, "emails_sent": self.emails_sent, "emails_failed": self.emails_failed,
                 "emails_deferred": self.emails_deferred, "retries": self.retries, "reconciled": self.reconciled,
                 "invalid": len(self.invalid), "paused": self.paused, "stopped": self.stopped}
 
@@ -149,8 +151,10 @@ class Dispatcher:
                               visibility=self.settings.mastodon_visibility, created_at=self.now())
         # Stored to the second when first claimed, so the first try and every retry see the same instant.
         first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
+        image = media.public_url(self.settings, item.image) if item.image else None
         message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
-                               item.summary, item.image, item.image_alt, first)
+                               item.summary, image, item.image_alt, first,
+                               image_file=media.local_file(self.settings, item.image))
         attempts = delivery.attempts
         for round_ in range(len(BACKOFF) + 1):
             if attempts > 0 and self._already_there(channel, delivery.id, message):
@@ -190,12 +194,18 @@ class Dispatcher:
 
     # --- editions -------------------------------------------------------------------------------------
 
-    def send_editions(self) -> None:
+    def send_editions(self, held: Callable[[str], bool] = lambda item_id: False) -> None:
+        """Send what is left of every unfinished edition; one holding an item that a person has held since waits
+        (its other recipients already have it as it is, so it cannot go on without that item)."""
         for edition_id in self.ledger.unfinished_editions():
             channel = self._channel("email")
             if channel is None or self.stop():
                 self.report.stopped = self.report.stopped or self.stop()
                 return
+            kept = [i for i in self.ledger.edition(edition_id).item_ids if held(i)]
+            if kept:
+                self.report.deferred.append((f"edition {edition_id}", "email", f"held: {', '.join(kept)} is held"))
+                continue
             self.send_edition(channel, edition_id)
 
     def send_edition(self, channel: Channel, edition_id: int) -> None:

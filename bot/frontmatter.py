@@ -135,6 +135,15 @@ def _explain(exc: yaml.MarkedYAMLError) -> str:
     return problem
 
 
+def markdown_body(text: str) -> str:
+    """A body as Markdown means it: blank lines around it dropped, but a first line's indentation (a code block)
+    and the spaces ending a line (a hard break) kept."""
+    lines = text.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines).rstrip()
+
+
 # --- typed readers: each returns a Python value or raises Invalid with the field and its line -------
 
 

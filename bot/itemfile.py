@@ -71,6 +71,11 @@ def tidy(text: str, one_line: bool = False) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
+def tidy_body(text: str) -> str:
+    """A Markdown body from a form: LF line ends and no blank lines around it; indentation and hard breaks kept."""
+    return fm.markdown_body(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def from_form(form: Mapping[str, str], channels: list[str] | None, with_id: bool) -> Fields:
     """Fields from a submitted form, named as the queue fields (`social_x`, ... for the overrides)."""
     def one(name: str) -> str:
@@ -82,7 +87,7 @@ def from_form(form: Mapping[str, str], channels: list[str] | None, with_id: bool
                   image=one("image"), image_alt=one("image_alt"), image_credit=one("image_credit"),
                   hashtags=" ".join(_SPLIT_TAGS.split(one("hashtags"))).strip(), campaign=one("campaign"),
                   channels=tuple(c for c in CHANNELS if c in (channels or ())), social=social, lang=one("lang"),
-                  draft=form.get("draft", "") in ("1", "on", "true"), body=tidy(form.get("body", "")))
+                  draft=form.get("draft", "") in ("1", "on", "true"), body=tidy_body(form.get("body", "")))
 
 
 def read(path: Path, item_id: str, data: bytes) -> Fields:
@@ -109,7 +114,7 @@ def read(path: Path, item_id: str, data: bytes) -> Fields:
                   image_alt=scalar("image_alt"), image_credit=scalar("image_credit"),
                   hashtags=" ".join(listed("hashtags")), campaign=scalar("campaign"), channels=channels,
                   social=social, lang=scalar("lang"), draft=scalar("draft").lower() in ("true", "yes"),
-                  body=doc.body.strip())
+                  body=fm.markdown_body(doc.body))
 
 
 # --- writing ----------------------------------------------------------------------------------------------
@@ -122,7 +127,7 @@ def to_text(f: Fields) -> str:
         "publish_at": _scalar(f.publish_at), "link": _scalar(f.link), "image": _scalar(f.image),
         "image_alt": _scalar(f.image_alt), "image_credit": _scalar(f.image_credit),
         "hashtags": _flow(f.tags), "campaign": _scalar(f.campaign),
-        "channels": "" if f.channels == CHANNELS else _flow(list(f.channels)),
+        "channels": "" if f.channels == CHANNELS else (_flow(list(f.channels)) or "[]"),
         "social": "".join(f"\n  {p}: {_scalar(f.social[p], indent=4)}" for p in PLATFORMS if f.social.get(p)),
         "lang": _scalar(f.lang), "draft": "true" if f.draft else "",
     }
@@ -145,7 +150,9 @@ def _scalar(value: str, indent: int = 2) -> str:
         return "|-\n" + "\n".join(pad + line if line else "" for line in value.split("\n"))
     if _reads_back_plain(value):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    # YAML reads these as line breaks even inside quotes: escaped, the validator sees what was typed.
+    quoted = json.dumps(value, ensure_ascii=False)
+    return quoted.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _folded(value: str, width: int = 100) -> str:

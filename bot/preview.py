@@ -1,4 +1,4 @@
-"""Preview: write what goes out next (each post's API body, the next edition as HTML, text and .eml) and an index page."""
+"""Preview: write what goes out next (each post's API body and picture, the next edition in full) and an index page."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import mail, social
+from . import mail, media, social
 from .clock import next_slot
 from .content import Item, Problem
 from .queue import Queue
 from .render import day_label, environments, render_newsletter
+from .scheduler import fresh_for_edition
 from .settings import PLATFORMS, Settings
 
 PREVIEW_TOKEN = "preview-only-token-not-for-use00"  # the length of a real token
@@ -54,15 +55,19 @@ def plan(queue: Queue, settings: Settings, now: datetime,
                                       visibility=settings.mastodon_visibility, created_at=item.publish_at)
                 result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
     result.slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
-    result.edition_items = [i for i in queue.items
-                            if "email" in i.channels and i.publish_at <= result.slot and not in_edition(i.id)
-                            and may_go(i, "email")]
+    result.edition_items = fresh_for_edition([i for i in queue.items if "email" in i.channels
+                                              and i.publish_at <= result.slot and not in_edition(i.id)
+                                              and may_go(i, "email")], result.slot, settings)
     return result
 
 
-def record(post: social.Post, body: dict[str, Any]) -> dict[str, Any]:
+def record(post: social.Post, body: dict[str, Any], attachments: list[dict[str, str]]) -> dict[str, Any]:
     """The file shape shared by the preview and the outbox."""
-    return {"platform": post.platform, "item": post.item, "payload": body}
+    return {"platform": post.platform, "item": post.item, "payload": body, "attachments": attachments}
+
+
+def attachments_of(item: Item, settings: Settings) -> list[dict[str, str]]:
+    return media.attachments(media.public_url(settings, item.image) if item.image else None, item.image_alt)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -75,7 +80,8 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     _clear(out, PLATFORMS)
     for planned in result.posts:
-        write_json(out / planned.post.platform / f"{planned.item.id}.json", record(planned.post, planned.payload))
+        write_json(out / planned.post.platform / f"{planned.item.id}.json",
+                   record(planned.post, planned.payload, attachments_of(planned.item, settings)))
 
     newsletter = None
     if result.edition_items and result.slot is not None:
@@ -95,7 +101,7 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
         title=settings.title,
         now=_local(result.now, settings),
         zone=settings.timezone.key,
-        posts=[_card(p, settings) for p in sorted(result.posts, key=lambda p: (p.item.publish_at, p.item.id))],
+        posts=[_card(p, settings, out) for p in sorted(result.posts, key=lambda p: (p.item.publish_at, p.item.id))],
         slot=_local(result.slot, settings) if result.slot else None,
         slot_day=day_label(result.slot.date()) if result.slot else "",
         newsletter=newsletter,
@@ -112,15 +118,19 @@ def _clear(out: Path, platforms: Iterable[str]) -> None:
             old.unlink()
     for name in ("newsletter.html", "newsletter.txt", "newsletter.eml", "index.html"):
         (out / name).unlink(missing_ok=True)
+    for old in (out / media.FOLDER).glob("*"):
+        if media.NAME.fullmatch(old.name):
+            old.unlink()
 
 
 def _local(instant: datetime, settings: Settings) -> str:
     return instant.astimezone(settings.timezone).strftime("%a %d %b %Y, %H:%M")
 
 
-def _card(planned: PlannedPost, settings: Settings) -> dict[str, Any]:
+def _card(planned: PlannedPost, settings: Settings, out: Path) -> dict[str, Any]:
     post = planned.post
     return {
+        **_picture(planned.item, settings, out),
         "platform": post.platform,
         "item": post.item,
         "title": planned.item.title,
@@ -133,3 +143,16 @@ def _card(planned: PlannedPost, settings: Settings) -> dict[str, Any]:
         "dropped": bool(post.dropped_tags),
         "file": f"{post.platform}/{post.item}.json",
     }
+
+
+def _picture(item: Item, settings: Settings, out: Path) -> dict[str, str]:
+    """What the card shows of the post's picture: a media-library one is copied beside the page, so that the
+    preview shows it wherever it is opened (from disk, or served); another is shown from its address."""
+    source = media.local_file(settings, item.image)
+    if source is None:
+        return {"image": item.image or "", "image_alt": item.image_alt or ""}
+    copy = out / media.FOLDER / source.name
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(media.read_stored(source))
+    return {"image": f"{media.FOLDER}/{source.name}", "image_alt": item.image_alt or ""}

@@ -17,6 +17,7 @@ import regex
 import yaml
 
 from . import frontmatter as fm
+from . import media
 from .clock import at_local, parse_day, parse_instant
 from .content import Campaign, Item, Problem, dedupe_tags
 from .frontmatter import Invalid
@@ -40,6 +41,7 @@ _CONTROL = regex.compile(r"[^\P{Cc}\n\t]")
 _SPACE_OR_CONTROL = regex.compile(r"[\s\p{Cc}]")
 _LETTER = regex.compile(r"\p{L}")
 _LANGUAGE = regex.compile(r"[a-z]{2,3}")
+_SCHEME = regex.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 @dataclass(slots=True)
@@ -121,7 +123,7 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
     check("date", lambda n: _day(doc, "date", n))
     check("summary", lambda n: _summary(doc, n))
     check("link", lambda n: _url(doc, "link", n))
-    check("image", lambda n: _url(doc, "image", n))
+    check("image", lambda n: _image(doc, n, settings))
     check("image_alt", lambda n: _line(doc, "image_alt", n, 1000))
     check("image_credit", lambda n: _line(doc, "image_credit", n, 200))
     check("hashtags", lambda n: _hashtags(doc, "hashtags", n))
@@ -154,7 +156,7 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         publish_at=values["publish_at"], link=values.get("link"), image=values.get("image"),
         image_alt=values.get("image_alt"), image_credit=values.get("image_credit"),
         hashtags=values.get("hashtags", ()), campaign=values.get("campaign"),
-        channels=values.get("channels", CHANNELS), social=values.get("social", {}), body=doc.body.strip(),
+        channels=values.get("channels", CHANNELS), social=values.get("social", {}), body=fm.markdown_body(doc.body),
         lang=values.get("lang"), draft=values.get("draft", False), digest=hashlib.sha256(data).hexdigest(),
     )
     for name, message in _post_problems(item):
@@ -242,6 +244,15 @@ def _url(doc: fm.Document, name: str, node: yaml.Node) -> str:
     why = check_url(value)
     if why:
         raise Invalid(name, why, doc.line(node))
+    return value
+
+
+def _image(doc: fm.Document, node: yaml.Node, settings: Settings) -> str:
+    """An http(s) URL, or media/NAME: a picture stored by `bot media add` in the queue's media folder."""
+    value = fm.text(doc, "image", node).strip()
+    why = check_url(value) if _SCHEME.match(value) or value.startswith("//") else media.check_local(settings, value)
+    if why:
+        raise Invalid("image", why, doc.line(node))
     return value
 
 

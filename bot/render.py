@@ -19,6 +19,7 @@ from mjml import mjml2html
 
 from .content import Item
 from .errors import RenderError
+from .media import public_url
 from .settings import Settings
 
 RTL = {"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps", "ur", "yi"}
@@ -71,7 +72,7 @@ def environments(templates_dir: str) -> tuple[Environment, Environment]:
     return markup, text
 
 
-def _entry(item: Item) -> dict[str, Any]:
+def _entry(item: Item, settings: Settings) -> dict[str, Any]:
     return {
         "title": item.title,
         "date_label": day_label(item.date),
@@ -79,7 +80,7 @@ def _entry(item: Item) -> dict[str, Any]:
         "summary": item.summary,
         "body_html": body_html(item.body) if item.body else "",
         "body_text": body_text(item.body) if item.body else "",
-        "image": item.image or "",
+        "image": public_url(settings, item.image) if item.image else "",
         "image_alt": item.image_alt or "",
         "image_credit": item.image_credit or "",
         "link": item.link or "",
@@ -127,7 +128,7 @@ def render_sources(
         "preheader": preheader_for(ordered),
         "title": settings.title,
         "edition_label": day_label(edition_date),
-        "items": [_entry(i) for i in ordered],
+        "items": [_entry(i, settings) for i in ordered],
         "item_ids": tuple(i.id for i in ordered),
         "org_name": settings.org_name,
         "org_address": settings.org_address,

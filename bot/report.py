@@ -12,6 +12,7 @@ from .channels import Channels
 from .clock import from_utc_iso, next_slot
 from .content import Item
 from .ledger import Delivery, Ledger
+from .ledger import stale as stale_book
 from .scheduler import edition_items
 from .settings import PLATFORMS, Settings
 
@@ -28,7 +29,8 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
         upcoming = _upcoming(loaded.items, recorded, channels, gate, settings, now)
         slot = next_slot(settings.newsletter_schedule, tz, now)
-        nxt = edition_items(ledger, loaded.items, slot, gate) if channels.enabled("email") else []
+        nxt = edition_items(ledger, loaded.items, slot, gate, settings) if channels.enabled("email") else []
+        stale = _stale(ledger, tz)
         counts = subscribers.counts(ledger)
         posts: dict[str, dict[str, int]] = {p: {s: 0 for s in ("sent", "pending", "sending", "failed", "missed")}
                                             for p in PLATFORMS}
@@ -56,6 +58,7 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         "editions": editions,
         "failed": [p for p in problems if p["status"] == "failed"],
         "missed": [p for p in problems if p["status"] == "missed"],
+        "stale": stale,
         "dismissed": dismissed,
         "invalid": [str(p) for p in loaded.problems],
         "subscribers": counts,
@@ -85,11 +88,27 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
     for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
         post = social.compose(by_id[entry["item"]], entry["platform"])
         entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
-    upcoming += [{"item": d.item_id, "platform": d.channel, "state": "retry", "at": from_utc_iso(
-                  d.next_attempt_at or d.due_at).astimezone(tz).isoformat(), "retry": True, "last_error": d.last_error}
+    upcoming += [{"item": d.item_id, "platform": d.channel, "state": _retry_state(by_id.get(d.item_id or ""), d, gate),
+                  "at": from_utc_iso(d.next_attempt_at or d.due_at).astimezone(tz).isoformat(), "retry": True,
+                  "last_error": d.last_error}
                  for d in recorded.values() if d.status in ("pending", "sending")]
     upcoming.sort(key=lambda p: p["at"])
     return upcoming
+
+
+def _retry_state(item: Item | None, delivery: Delivery, gate: Gate) -> str:
+    """A post waiting to be retried waits longer when its item became a draft, awaits approval or is held."""
+    if item is None or gate.may_go(item, delivery.channel):
+        return "retry"
+    state = gate.state(item)
+    return "held" if state == "ready" else state
+
+
+def _stale(ledger: Ledger, tz: Any) -> list[dict[str, Any]]:
+    """Email items kept out of the newsletter as too old, unless a later edition took them (a new publish_at)."""
+    sent = ledger.items_in_editions()
+    return [{"item": s.item_id, "why": s.reason, "at": from_utc_iso(s.at).astimezone(tz).isoformat()}
+            for s in stale_book.listing(ledger) if s.item_id not in sent]
 
 
 def _edition(ledger: Ledger, edition_id: int, tz: Any) -> dict[str, Any]:
@@ -180,6 +199,7 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     lines += [f"FAILED {what} on {platform}: {error}" for what, platform, error in report.failed]
     lines += [f"to retry {what} on {platform}: {error}" for what, platform, error in report.deferred]
     lines += [f"MISSED {item} on {platform}: {why}" for item, platform, why in report.missed]
+    lines += [f"MISSED {item} in the newsletter: {why}" for item, why in report.stale]
     lines += [f"PAUSED {kind}: {why}" for kind, why in report.paused.items()]
     if report.retries or report.reconciled:
         lines.append(f"{report.retries} retr{'y' if report.retries == 1 else 'ies'} within the run after transient "
@@ -254,6 +274,9 @@ def print_status(data: dict[str, Any]) -> None:
             out.append(f"\n{kind.capitalize()} posts")
             for entry in data[kind][:LIST_AT_MOST]:
                 out.append(f"  {_when(entry['at'])}  {entry['platform']:<9} {entry['item']}: {entry['error']}")
+    if data.get("stale"):
+        out.append("\nMissed in the newsletter (too old for it: BOT_MAX_ITEM_AGE)")
+        out += [f"  {_when(e['at'])}  {e['item']}: {e['why']}" for e in data["stale"][-LIST_AT_MOST:]]
     if data["invalid"]:
         out.append(f"\n{len(data['invalid'])} invalid item(s), never sent until fixed (see bot validate)")
         out += [f"  {line}" for line in data["invalid"][:LIST_AT_MOST]]
@@ -273,8 +296,8 @@ def _review_lines(review: dict[str, list[dict[str, Any]]]) -> list[str]:
         out += [f"  {e['item']}: {e['title']}" for e in review["drafts"][:LIST_AT_MOST]]
     if review["held"]:
         out.append("\nHeld")
-        out += [f"  {e['item']} ({e['channel']}): by {e['by']} since {_when(e['since'])} (bot release {e['item']})"
-                for e in review["held"]]
+        out += [f"  {e['item']} ({e['channel']}): by {e['by']} since {_when(e['since'])} (bot release {e['item']}"
+                + ("" if e["channel"] == "all" else f" --platform {e['channel']}") + ")" for e in review["held"]]
     if review["approved"]:
         out.append("\nApproved")
         out += [f"  {e['item']}: by {e['by']} on {_when(e['on'])}" for e in review["approved"][-LIST_AT_MOST:]]

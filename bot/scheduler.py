@@ -14,7 +14,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import alerts, mail, queue
 from .approval import Gate
@@ -24,6 +24,7 @@ from .content import Item
 from .dispatch import Dispatcher, Progress, RunReport
 from .errors import ConfigError, HeraldError
 from .ledger import Ledger
+from .ledger import stale as stale_book
 from .render import Newsletter, render_newsletter
 from .settings import PLATFORMS, Settings
 
@@ -84,11 +85,51 @@ def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: 
                 ledger.add_post(item.id, platform, item.publish_at, now)
 
 
-def edition_items(ledger: Ledger, items: list[Item], until: datetime, gate: Gate) -> list[Item]:
-    """Email items due by `until` that no edition holds yet and that may go out."""
+def edition_items(ledger: Ledger, items: list[Item], until: datetime, gate: Gate, settings: Settings) -> list[Item]:
+    """Email items due by `until` that no edition holds yet, that may go out, and that are not too old for an
+    edition at `until`. Records nothing: for a test copy, `bot status` and the like."""
+    return fresh_for_edition(_waiting(ledger, items, until, gate), until, settings)
+
+
+def _waiting(ledger: Ledger, items: list[Item], until: datetime, gate: Gate) -> list[Item]:
     taken = ledger.items_in_editions()
     return [i for i in items if "email" in i.channels and i.publish_at <= until and i.id not in taken
             and gate.may_go(i, "email")]
+
+
+# --- stale news: an email item too old for the edition it would go in ---------------------------------
+
+
+def too_old(item: Item, slot: datetime, settings: Settings) -> bool:
+    """Published more than BOT_MAX_ITEM_AGE before the edition at `slot`: no longer news for a newsletter."""
+    return slot - item.publish_at > settings.max_item_age
+
+
+def fresh_for_edition(items: Iterable[Item], slot: datetime, settings: Settings) -> list[Item]:
+    """`items` without those too old for an edition at `slot`: every plan of an edition (a run, `bot newsletter
+    send`, a test copy, `bot status`, `bot preview`) applies it, so none shows an item no run would send."""
+    return [i for i in items if not too_old(i, slot, settings)]
+
+
+def stale_reason(item: Item, slot: datetime, settings: Settings) -> str:
+    tz = settings.timezone
+    return (f"published {item.publish_at.astimezone(tz):%Y-%m-%d}, {_age(slot - item.publish_at)} before the "
+            f"newsletter of {slot.astimezone(tz):%Y-%m-%d} (BOT_MAX_ITEM_AGE is {_age(settings.max_item_age)})")
+
+
+def _age(delta: timedelta) -> str:
+    return f"{delta.days:,} days" if delta >= timedelta(days=2) else human_duration(delta)
+
+
+def keep_out_stale(ledger: Ledger, items: list[Item], slot: datetime, settings: Settings, report: RunReport,
+                   now: datetime) -> list[Item]:
+    """The items fit for an edition at `slot`. Each one too old is recorded as missed for the newsletter and put
+    in this run's report the first time only; it never goes out (unless its publish_at is moved)."""
+    old = [(i.id, stale_reason(i, slot, settings)) for i in items if too_old(i, slot, settings)]
+    if old:
+        first_time = set(stale_book.record(ledger, old, now))
+        report.stale += [(item_id, why) for item_id, why in old if item_id in first_time]
+    return fresh_for_edition(items, slot, settings)
 
 
 def create_edition(ledger: Ledger, items: list[Item], settings: Settings, slot: datetime | None,
@@ -115,7 +156,7 @@ def plan_edition(ledger: Ledger, items: list[Item], channels: Channels, settings
     slot = previous_slot(settings.newsletter_schedule, settings.timezone, now)
     if now - slot > settings.max_lateness or ledger.edition_for_slot(slot) is not None:
         return  # a stale slot is skipped: its items wait for the next one instead of arriving days late
-    due = edition_items(ledger, items, slot, gate)
+    due = keep_out_stale(ledger, _waiting(ledger, items, slot, gate), slot, settings, report, now)
     if due:
         report.editions.append(create_edition(ledger, due, settings, slot, now))
 
@@ -140,7 +181,7 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
             plan_posts(ledger, loaded.items, channels, settings, now, report, gate)
             dispatcher.send_posts(by_id, gate.may_go)
             plan_edition(ledger, loaded.items, channels, settings, now, report, gate)
-            dispatcher.send_editions()
+            dispatcher.send_editions(gate.holds_newsletter)
             ledger.set_meta("last_run", json.dumps(report.summary()))
             alerts.send(report, settings, ledger, channels)
     finally:
@@ -157,10 +198,11 @@ def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | 
         raise ConfigError("BOT_EMAIL_BACKEND is off: there is nothing to send the newsletter with")
     try:
         with Ledger.open(settings.state_dir) as ledger:
-            due = edition_items(ledger, loaded.items, now, Gate.read(ledger, settings))
+            gate = Gate.read(ledger, settings)
+            due = keep_out_stale(ledger, _waiting(ledger, loaded.items, now, gate), now, settings, report, now)
             if due:
                 report.editions.append(create_edition(ledger, due, settings, None, now))
-            Dispatcher(settings, ledger, channels, report, progress=progress).send_editions()
+            Dispatcher(settings, ledger, channels, report, progress=progress).send_editions(gate.holds_newsletter)
     finally:
         channels.close()
     return report
@@ -173,7 +215,7 @@ def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str
     loaded = queue.load(settings)
     with Ledger.open(settings.state_dir) as ledger:
         slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
-        due = edition_items(ledger, loaded.items, slot, Gate.read(ledger, settings))
+        due = edition_items(ledger, loaded.items, slot, Gate.read(ledger, settings), settings)
         if due:
             token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
             newsletter = render_newsletter(due, settings, edition_date=slot.astimezone(settings.timezone).date(),

@@ -218,6 +218,7 @@ SPECS: dict[str, Spec] = {
     "BOT_NEWSLETTER_SCHEDULE": Spec("newsletter_schedule", parse_schedule, "fri 10:00"),
     "BOT_DEFAULT_POST_TIME": Spec("default_post_time", parse_clock, "09:00"),
     "BOT_MAX_LATENESS": Spec("max_lateness", parse_duration, "24h"),
+    "BOT_MAX_ITEM_AGE": Spec("max_item_age", parse_duration, "14d"),
     "BOT_LANGUAGE": Spec("language", _language, "en"),
     "BOT_ORG_NAME": Spec("org_name", _text, "Herald demo"),
     "BOT_ORG_ADDRESS": Spec("org_address", _text, "Rue de l'Exemple 1, 1201 Geneva, Switzerland"),
@@ -284,6 +285,7 @@ class Settings:
     newsletter_schedule: tuple[Slot, ...]
     default_post_time: time
     max_lateness: timedelta
+    max_item_age: timedelta  # an email item older than this at its edition's slot is missed, not sent
     language: str
     org_name: str
     org_address: str

@@ -199,6 +199,8 @@ def _digest(session_id: str) -> str:
 def open_session(ledger: Ledger, settings: Settings, actor: str, now: datetime) -> str:
     """A new session of `actor`; its id, which only the browser keeps (the ledger keeps its SHA-256)."""
     if actor == ENV_ADMIN:
+        if not _env_fingerprint_holds(ledger, settings):  # BOT_ADMIN_PASSWORD changed: its old sessions end
+            store.end_sessions(ledger, ENV_ADMIN)
         ledger.set_meta(_ENV_FINGERPRINT, _env_fingerprint(settings))
     session_id = secrets.token_urlsafe(32)
     store.add_session(ledger, _digest(session_id), actor, now, forget_before=now - SESSION_LIFETIME)

@@ -1,4 +1,4 @@
-"""Subscribers: who receives the newsletter, how staff import and remove them, and the tokens in their unsubscribe links.
+"""Subscribers: who receives the newsletter, how staff import, export and remove them, and their unsubscribe tokens.
 
 An address is matched without regard to case. Someone who unsubscribed stays unsubscribed: no import
 or staff command brings them back; only their own confirmed request can.
@@ -7,22 +7,21 @@ or staff command brings them back; only their own confirmed request can.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import os
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
+from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from .clock import utc_iso
+from . import subscriber_files
+from .clock import from_utc_iso, utc_iso
 from .content import Problem
-from .errors import ContentError
 from .ledger import Ledger
 from .mail import TOKEN_LENGTH
 from .settings import Settings
@@ -207,7 +206,7 @@ def _subscriber(row: object) -> Subscriber:
                       row["unsubscribed_at"])  # type: ignore[index]
 
 
-# --- CSV import ---------------------------------------------------------------------------------------
+# --- importing and exporting the list -------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -215,71 +214,78 @@ class ImportReport:
     added: int = 0
     existing: int = 0
     kept_out: int = 0  # unsubscribed or bounced earlier: never re-subscribed by an import
+    unsubscribed: int = 0  # rows saying they left: recorded as unsubscribed, never mailed
+    bounced: int = 0  # rows saying their mailbox refuses mail (Mailchimp's cleaned): recorded as bounced
+    pending: int = 0  # rows saying they never confirmed: recorded as awaiting confirmation
     repeated: int = 0  # the same address twice in the file
     problems: list[Problem] = field(default_factory=list)
 
 
-def import_csv(ledger: Ledger, path: Path, now: datetime) -> ImportReport:
-    """Import a CSV with a header row naming `email` (and optionally `name`); bad rows are reported, the rest go in."""
-    where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ContentError(where, "file", f"cannot be read: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ContentError(where, "file", "is not UTF-8 text: export it as CSV UTF-8",
-                           data.count(b"\n", 0, exc.start) + 1) from None
-    if "\x00" in text:
-        raise ContentError(where, "file", "contains NUL bytes: is it really a CSV file?")
-    first_line = text.split("\n", 1)[0]
-    # Spreadsheets in much of Europe export with semicolons.
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise ContentError(where, "header", "the file is empty; the first row must name the columns") from None
-    except csv.Error as exc:
-        raise ContentError(where, "header", f"not a CSV row: {exc}", 1) from None
-    if "email" not in header:
-        raise ContentError(where, "email", f"no 'email' column in the header row (found: {', '.join(header)})", 1)
-    email_at, name_at = header.index("email"), header.index("name") if "name" in header else None
-
+def import_csv(ledger: Ledger, path: Path, now: datetime, email_column: str | None = None,
+               name_column: str | None = None) -> ImportReport:
+    """Import a CSV export as it is (Herald's, Mailchimp's, listmonk's, or any with `email_column`): bad rows are
+    reported, the rest go in, each with the status its file gives it."""
     report = ImportReport()
     seen: set[str] = set()
-    line = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            report.problems.append(Problem(where, "row", f"not a CSV row: {exc}", reader.line_num))
-            break
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
+    for row in subscriber_files.read(path, email_column, name_column):
+        if isinstance(row, Problem):
+            report.problems.append(row)
             continue
-        raw = row[email_at] if email_at < len(row) else ""
         try:
-            email = normalize_address(raw)
+            email = normalize_address(row.email)
         except ValueError as exc:
-            report.problems.append(Problem(where, "email", f"{raw.strip()!r} is not a valid address: {exc}", line))
+            report.problems.append(Problem(str(path), "email", f"{row.email.strip()!r} is not a valid address: {exc}",
+                                           row.line))
             continue
         if email.lower() in seen:
             report.repeated += 1
             continue
         seen.add(email.lower())
-        name = clean_name(row[name_at]) if name_at is not None and name_at < len(row) else ""
-        outcome = add(ledger, email, name, now, source=f"import:{path.name}")
-        if outcome == "added":
-            report.added += 1
-        elif outcome == "exists":
-            report.existing += 1
-        else:
-            report.kept_out += 1  # unsubscribed or bounced
+        outcome = import_row(ledger, email, clean_name(row.name), row.status, now, source=f"import:{path.name}")
+        setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def import_row(ledger: Ledger, email: str, name: str, status: str, now: datetime, source: str) -> str:
+    """One address as an imported list says, returned as the ImportReport count it adds to. An import only ever
+    moves someone away from being mailed: a row saying they left (or bounced) makes an active subscriber
+    unsubscribed (or bounced), since the list they came from says they left; no row brings anyone back."""
+    if status == "active":
+        outcome = add(ledger, email, name, now, source=source)
+        return {"added": "added", "exists": "existing"}.get(outcome, "kept_out")
+    stamp = utc_iso(now)
+    with ledger.transaction():
+        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
+        if row is None:
+            ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at, "
+                              "unsubscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (email, name, status, source, stamp, stamp, stamp if status == "unsubscribed" else None))
+            return status
+        if status == "pending":  # not confirmed there: changes nothing here
+            return "kept_out" if row["status"] in ("unsubscribed", "bounced") else "existing"
+        if row["status"] in ("active", "pending"):
+            ledger.db.execute("UPDATE subscribers SET status = ?, updated_at = ?, unsubscribed_at = CASE WHEN ? = "
+                              "'unsubscribed' THEN ? ELSE unsubscribed_at END WHERE id = ?",
+                              (status, stamp, status, stamp, row["id"]))
+        return status
+
+
+def export(ledger: Ledger, zone: ZoneInfo) -> Iterator[dict[str, str | None]]:
+    """Every subscriber, in the order they came, with status and dates (ISO 8601 in `zone`): no id, no token."""
+    query = "SELECT email, name, status, created_at, updated_at, unsubscribed_at, source FROM subscribers ORDER BY id"
+    for row in ledger.db.execute(query):
+        yield {"email": row["email"], "name": row["name"], "status": row["status"],
+               "created_at": _local(row["created_at"], zone), "updated_at": _local(row["updated_at"], zone),
+               "unsubscribed_at": _local(row["unsubscribed_at"], zone), "source": row["source"]}
+
+
+def _local(stored: str | None, zone: ZoneInfo) -> str | None:
+    if not stored:
+        return None
+    try:
+        return from_utc_iso(stored).astimezone(zone).isoformat()
+    except ValueError:  # written by hand or by an old version: handed on as it is
+        return stored
 
 
 # --- what mail providers report back -------------------------------------------------------------------

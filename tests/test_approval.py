@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from bot import approval, report
+from bot import approval, report, subscribers
 from bot.cli import cli
 from bot.ledger import Ledger
 from bot.ledger import review as book
@@ -122,6 +122,51 @@ def test_a_held_retry_waits_instead_of_going_out(settings: Settings, write_item:
     with Ledger.open(settings.state_dir) as ledger:
         assert ledger.post("renewed", "x").status == "pending"
     assert "x/renewed.json" not in outbox(settings)
+
+
+def test_a_hold_stops_an_edition_already_being_sent_until_released(settings: Settings,
+                                                                  write_item: Callable[..., Path]) -> None:
+    write_item("renewed", ITEM)
+    slot = datetime(2019, 7, 12, 10, 0, tzinfo=ZURICH)
+    with Ledger.open(settings.state_dir) as ledger:
+        for n in range(3):
+            subscribers.add(ledger, f"reader{n}@example.org", "", AT)
+    letters = settings.outbox_dir / "email"
+    # Stop once the first message is out, as SIGTERM would: the edition is left unfinished.
+    run_once(settings, slot, stop=lambda: len(list(letters.glob("edition-*.eml"))) >= 1)
+    sent = sorted((settings.outbox_dir / "email").glob("edition-*.eml"))
+    assert len(sent) == 1
+    with Ledger.open(settings.state_dir) as ledger:
+        approval.hold(settings, ledger, "renewed", "email", "ana", slot)
+    held = run_once(settings, slot.replace(minute=5))
+    assert len(list((settings.outbox_dir / "email").glob("edition-*.eml"))) == 1
+    assert held.deferred == [("edition 1", "email", "held: renewed is held")]
+    with Ledger.open(settings.state_dir) as ledger:
+        approval.release(settings, ledger, "renewed", "email", "ana", slot)
+    run_once(settings, slot.replace(minute=10))
+    assert len(list((settings.outbox_dir / "email").glob("edition-*.eml"))) == 3
+
+
+def test_a_retry_of_a_held_post_shows_as_held(settings: Settings, write_item: Callable[..., Path]) -> None:
+    write_item("renewed", ITEM)
+    with Ledger.open(settings.state_dir) as ledger:
+        ledger.add_post("renewed", "x", AT, AT)
+        approval.hold(settings, ledger, "renewed", "x", "ana", AT)
+    status = report.status(settings, AT)
+    assert [(p["platform"], p["state"]) for p in status["next"]["posts"] if p.get("retry")] == [("x", "held")]
+    assert "(bot release renewed --platform x)" in _printed(status)
+
+
+def _printed(status: dict[str, object]) -> str:
+    from click.testing import CliRunner as Runner
+
+    import click
+
+    @click.command()
+    def show() -> None:
+        report.print_status(status)  # type: ignore[arg-type]
+
+    return Runner().invoke(show).stdout
 
 
 def test_a_dismissed_post_stops_asking_for_a_person(settings: Settings, write_item: Callable[..., Path]) -> None:

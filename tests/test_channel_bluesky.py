@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import media
 from bot.channels import open_channel
 from bot.clock import from_utc_iso
 from bot.dispatch import RunReport
@@ -19,6 +20,7 @@ from bot.ledger import Delivery, Ledger
 from bot.scheduler import run_once
 from bot.settings import Settings
 
+from . import pictures
 from .conftest import SAMPLE_QUEUE
 from .social_servers import BlueskyServer, Fault, serving
 
@@ -303,6 +305,35 @@ def test_an_image_over_a_million_bytes_leaves_the_card_without_a_thumb(settings_
 
     assert not pds.calls("upload_blob")
     assert "thumb" not in record_of(pds, settings, "2019-07-12-banner")["embed"]["external"]
+
+
+@pytest.mark.parametrize("link", [True, False], ids=["card-thumb", "image"])
+def test_a_media_library_picture_is_uploaded_from_its_file_without_any_fetch(settings_for, pds, tmp_path: Path,
+                                                                             link: bool) -> None:
+    folder = tmp_path / "own-queue"
+    folder.mkdir()
+    # BOT_PUBLIC_URL is the local PDS: a fetch of BOT_PUBLIC_URL/media/NAME would be seen there.
+    settings = settings_for(BOT_QUEUE_DIR=str(folder), BOT_PUBLIC_URL=pds.url)
+    stored = media.store(settings, pictures.phone_photo(), "IMG_0815.jpg")
+    link_line = "link: https://news.example.org/2019/07/banner\n" if link else ""
+    (folder / "2019-07-12-banner.md").write_text(
+        "---\ntitle: A rainbow banner at the Palais\ndate: 2019-07-12\npublish_at: 2019-07-12 15:30\n"
+        f"summary: Activists celebrated the vote outside the UN.\n{link_line}image: {stored.image}\n"
+        f"image_alt: {ALT}\nchannels: [bluesky]\n---\n", encoding="utf-8")
+
+    assert went_out(run_once(settings, AT))
+
+    data = stored.path.read_bytes()
+    [upload] = pds.calls("upload_blob")
+    assert upload.body == data and upload.headers["Content-Type"] == "image/jpeg"
+    [cid] = pds.blobs
+    blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": "image/jpeg", "size": len(data)}
+    embed = record_of(pds, settings, "2019-07-12-banner")["embed"]
+    if link:
+        assert embed["external"]["thumb"] == blob
+    else:
+        assert embed == {"$type": "app.bsky.embed.images", "images": [{"alt": ALT, "image": blob}]}
+    assert not [r for r in pds.requests if r.method == "GET" and r.path.startswith("/media/")]
 
 
 def test_check_names_the_account(settings_for, pds) -> None:

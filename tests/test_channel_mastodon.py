@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import media
 from bot.channels import open_channel
 from bot.clock import from_utc_iso
 from bot.dispatch import RunReport
@@ -16,6 +17,7 @@ from bot.ledger import Delivery, Ledger
 from bot.scheduler import run_once
 from bot.settings import Settings
 
+from . import pictures
 from .conftest import SAMPLE_QUEUE
 from .social_servers import Fault, MastodonServer, serving
 
@@ -103,6 +105,27 @@ def test_an_image_is_uploaded_with_its_alt_text_and_attached(settings_for, masto
     [image_fetch] = [r for r in mastodon.requests if r.path == "/media/panel.jpg"]
     assert "Authorization" not in image_fetch.headers  # the image host never sees the token
     assert delivery(settings, "2019-07-12-panel").remote_id == mastodon.statuses[0]["id"]
+
+
+def test_a_media_library_picture_is_uploaded_from_its_file_without_any_fetch(settings_for, mastodon,
+                                                                             tmp_path: Path) -> None:
+    folder = tmp_path / "own-queue"
+    folder.mkdir()
+    # BOT_PUBLIC_URL is the local instance: a fetch of BOT_PUBLIC_URL/media/NAME would be seen there.
+    settings = settings_for(BOT_QUEUE_DIR=str(folder), BOT_PUBLIC_URL=mastodon.url)
+    stored = media.store(settings, pictures.phone_photo(), "IMG_0815.jpg")
+    (folder / "2019-07-12-panel.md").write_text(
+        "---\ntitle: Defenders meet the Council\ndate: 2019-07-12\npublish_at: 2019-07-12 15:30\n"
+        "summary: Five defenders told the Council what protection means in practice.\n"
+        f"image: {stored.image}\nimage_alt: {ALT}\nchannels: [mastodon]\n---\n", encoding="utf-8")
+
+    assert went_out(run_once(settings, AT))
+
+    [upload] = mastodon.calls("upload_media")
+    assert upload.files["file"] == (stored.path.read_bytes(), "image/jpeg") and upload.form == {"description": ALT}
+    assert f'filename="{stored.path.name}"' in upload.body.decode("latin-1")
+    assert mastodon.calls("create_status")[0].json()["media_ids"] == list(mastodon.media_items)
+    assert not [r for r in mastodon.requests if r.method == "GET" and r.path.startswith("/media/")]
 
 
 def test_an_image_still_being_processed_is_waited_for_before_the_status(settings_for, mastodon,

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import queue, social
+from bot import media, queue, social
 from bot.channels import OutgoingPost, Sent, open_channel
 from bot.clock import utc_iso
 from bot.ledger import Delivery, Ledger
 from bot.scheduler import run_once
 from bot.settings import Settings
 
+from . import pictures
 from .conftest import SAMPLE_QUEUE
 from .x_server import XServer
 
@@ -126,6 +127,25 @@ hashtags: [WHRDs]
     [tweet] = x_server.tweets
     assert report.posted == [("defenders-photo", "x", tweet["id"])]
     assert x_post(settings, "defenders-photo").remote_id == tweet["id"]
+
+
+def test_a_media_library_picture_is_uploaded_from_its_file_without_any_fetch(x_settings, x_server: XServer,
+                                                                             tmp_path: Path) -> None:
+    folder = tmp_path / "own-queue"
+    folder.mkdir()
+    # BOT_PUBLIC_URL is the local X: a fetch of BOT_PUBLIC_URL/media/NAME would be seen there.
+    settings = x_settings(BOT_QUEUE_DIR=str(folder), BOT_PUBLIC_URL=x_server.origin)
+    stored = media.store(settings, pictures.phone_photo(), "IMG_0815.jpg")
+    (folder / "defenders-photo.md").write_text(
+        "---\ntitle: Defenders meet the Council\ndate: 2019-07-09\npublish_at: 2019-07-09 11:00\n"
+        "summary: Women human rights defenders met members of the Council in Geneva.\n"
+        f"image: {stored.image}\nimage_alt: Five women in front of the Palais des Nations\n---\n", encoding="utf-8")
+
+    run_once(settings, datetime(2019, 7, 9, 11, 0, tzinfo=ZURICH))
+
+    assert x_server.routes() == ["POST /2/media/upload", "POST /2/media/metadata", "POST /2/tweets"]
+    assert x_server.calls("POST /2/media/upload")[0].form()["media"] == (stored.path.read_bytes(), stored.path.name,
+                                                                         "image/jpeg")
 
 
 def test_a_duplicate_is_failed_for_good_and_never_retried(x_settings, x_server: XServer) -> None:

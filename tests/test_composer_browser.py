@@ -23,12 +23,14 @@ from bot.settings import Settings
 
 from .browser import SCREENSHOTS, browser
 from .conftest import BASE, SAMPLE_QUEUE
+from .pictures import phone_photo
 from .web_server import running
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
 WIDTHS = {"phone": 375, "desktop": 1280}
 ITEM_ID = "2019-07-10-a-call-to-renew-the-mandate"
+LONG_ID = "2019-07-05-" + "x" * 89  # the longest id allowed (100 characters), with nowhere to break
 
 
 @pytest.fixture
@@ -68,8 +70,14 @@ def test_an_editor_writes_an_approver_approves_and_the_run_sends(site: Settings)
         editor.get_by_label("Publish at").fill("2019-07-10 09:00")
         editor.get_by_label("Summary").fill("Over 1,300 groups ask the Council to renew the mandate.")
         editor.get_by_label("Link", exact=True).fill("https://news.example.org/2019/07/call")
-        editor.get_by_label("Image address").fill("https://news.example.org/images/council.jpg")
         editor.get_by_label("Description of the image").fill("Delegates in the Council chamber in Geneva")
+        photo = site.state_dir.parent / "council.jpg"
+        photo.write_bytes(phone_photo(1200, 800))  # with GPS, camera serial and an orientation tag
+        editor.get_by_label("Upload a picture").set_input_files(str(photo))
+        editor.get_by_role("button", name="Upload", exact=True).click()
+        editor.wait_for_function("() => document.getElementById('image').value.startsWith('media/')")
+        assert "saved as media/" in editor.locator("#upload-status").inner_text()
+        editor.locator("#preview figure.picture img").wait_for()
         editor.get_by_label("Campaign").select_option("RenewIESOGI")
         editor.locator("article[aria-label='x post'] .count").wait_for()
         before = x_count(editor)
@@ -81,8 +89,8 @@ def test_an_editor_writes_an_approver_approves_and_the_run_sends(site: Settings)
         assert after.endswith("/ 280") and int(after.split()[0]) > int(before.split()[0])
         assert editor.get_by_label("id (the file name)", exact=False).get_attribute("placeholder") == ITEM_ID
         editor.get_by_role("button", name="Save").click()
-        editor.get_by_role("status").wait_for()
-        assert "a draft until an approver approves it" in editor.get_by_role("status").inner_text()
+        editor.locator("p.notice").wait_for()
+        assert "a draft until an approver approves it" in editor.locator("p.notice").inner_text()
 
         path = site.queue_dir / f"{ITEM_ID}.md"
         loaded = queue.load(site)
@@ -94,19 +102,23 @@ def test_an_editor_writes_an_approver_approves_and_the_run_sends(site: Settings)
         approver = sign_in(chromium, base, "ana@example.org")
         approver.goto(f"{base}/admin/items/{ITEM_ID}")
         approver.get_by_role("button", name="Approve this version").click()
-        approver.get_by_role("status").wait_for()
-        assert "Approved" in approver.get_by_role("status").inner_text()
+        approver.locator("p.notice").wait_for()
+        assert "Approved" in approver.locator("p.notice").inner_text()
 
         sent = _run(site, "2019-07-10 09:00")
         assert sent.exit_code == 0, sent.output
         posted = json.loads((site.outbox_dir / "x" / f"{ITEM_ID}.json").read_text())
         assert "#RenewIESOGI" in posted["payload"]["text"]
+        stored = item.image or ""
+        assert posted["attachments"] == [{"image": f"https://news.example.org/{stored}",
+                                          "alt": "Delegates in the Council chamber in Geneva"}]
+        assert b"GPS" not in (site.queue_dir / stored).read_bytes()
 
         editor.goto(f"{base}/admin/items/{ITEM_ID}")
         assert editor.get_by_label("Title").get_attribute("readonly") is not None  # posted: fixed
         editor.get_by_label("Body").fill("More in our statement to the Council.")
         editor.get_by_role("button", name="Save").click()
-        editor.get_by_role("status").wait_for()
+        editor.locator("p.notice").wait_for()
         approver.goto(f"{base}/admin/items/{ITEM_ID}")
         assert approver.get_by_text("Draft", exact=True).is_visible()  # the edit withdrew the approval
         assert approver.get_by_text("Approved by").count() == 0
@@ -121,6 +133,8 @@ def _run(site: Settings, now: str) -> Any:
 
 def test_every_staff_page_passes_axe_and_fits_a_phone_and_a_desktop(site: Settings) -> None:
     run_once(site, datetime(2019, 7, 9, 9, 0, tzinfo=timezone.utc))  # a missed post for the agenda to show
+    shutil.copy(SAMPLE_QUEUE / "2019-07-05-iesogi-vote-next-week.md", site.queue_dir / f"{LONG_ID}.md")
+    (site.queue_dir / f"{LONG_ID[:-1]}b.md").write_text("not front matter\n")  # listed apart, as invalid
     axe = Axe()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with running(site) as base, browser() as chromium:
@@ -130,6 +144,9 @@ def test_every_staff_page_passes_axe_and_fits_a_phone_and_a_desktop(site: Settin
         admin = sign_in(chromium, base, "root@example.org")
         for name, path in (("agenda", "/admin"), ("items", "/admin/items"), ("new-item", "/admin/items/new"),
                            ("item", "/admin/items/2019-07-05-iesogi-vote-next-week"), ("activity", "/admin/activity"),
+                           ("item-long-id", f"/admin/items/{LONG_ID}"),
+                           ("calendar-week", "/admin/calendar?week=2019-W28"),
+                           ("calendar-month", "/admin/calendar?month=2019-07"),
                            ("account", "/admin/account"), ("staff", "/admin/staff")):
             page = chromium.new_context(storage_state=admin.context.storage_state()).new_page()
             page.goto(base + path)

@@ -77,7 +77,7 @@ lines = typed.map(itemfile.tidy)
 
 
 @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(title=one_line, summary=lines, credit=one_line, social=lines, body=lines)
+@given(title=one_line, summary=lines, credit=one_line, social=lines, body=typed.map(itemfile.tidy_body))
 def test_reading_a_written_file_gives_back_exactly_what_was_typed(settings: Settings, title: str, summary: str,
                                                                    credit: str, social: str, body: str) -> None:
     fields = replace(BASIC, title=title or "t", summary=summary or "s", image="https://example.org/a.jpg",
@@ -91,6 +91,23 @@ def test_reading_a_written_file_gives_back_exactly_what_was_typed(settings: Sett
         assert (item.title, item.summary, item.body) == (fields.title, fields.summary, fields.body)
     else:  # an invalid value is named by its field, never a broken file
         assert all(p.field not in ("front matter", "file") for p in problems), problems
+
+
+def test_a_body_keeps_its_markdown_indentation_and_hard_breaks() -> None:
+    body = itemfile.tidy_body("\r\n\r\n    code block\r\nline one  \r\nline two\r\n\r\n")
+    assert body == "    code block\nline one  \nline two"
+    text = itemfile.to_text(replace(BASIC, body=body))
+    assert itemfile.read(Path("x.md"), "", text.encode()).body == body
+
+
+def test_no_channel_chosen_is_a_problem_not_every_channel(settings: Settings) -> None:
+    item, problems = read_back(settings, replace(BASIC, channels=()))
+    assert item is None and [p.field for p in problems] == ["channels"]
+
+
+def test_a_next_line_character_is_kept_so_the_validator_sees_it(settings: Settings) -> None:
+    item, problems = read_back(settings, replace(BASIC, title="a\x85b"))
+    assert item is None and "line break" in problems[0].message
 
 
 def test_form_values_become_fields() -> None:

@@ -8,8 +8,11 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot import preview, queue
+from bot import media, preview, queue
+from bot.scheduler import run_once
 from bot.settings import Settings
+
+from . import pictures
 
 ZURICH = ZoneInfo("Europe/Zurich")
 
@@ -59,3 +62,45 @@ def test_index_lists_queue_problems(settings: Settings, queue_dir: Path, tmp_pat
     now = datetime(2019, 7, 9, 12, 0, tzinfo=ZURICH)
     index = preview.write(preview.plan(queue.load(settings), settings, now), settings, tmp_path / "out")
     assert "broken.md:3: front matter: broken YAML" in index.read_text()
+
+
+ALT = "Five panellists seated at a table in a UN conference room"
+
+
+def test_posts_show_their_picture_and_its_alt_text_and_the_files_list_it_as_attachments(
+        settings: Settings, queue_dir: Path, write_item, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stored = media.store(settings, pictures.phone_photo(), "IMG_0815.jpg")
+    front = "date: 2019-07-12\npublish_at: 2019-07-12 15:30\nsummary: The Council voted.\n"
+    write_item("panel", f"title: Panel\n{front}image: {stored.image}\nimage_alt: {ALT}\nchannels: [mastodon]")
+    write_item("remote", f"title: Remote\n{front}image: https://cdn.example.org/vote.jpg\nimage_alt: A vote\n"
+                         "channels: [x]")
+    write_item("plain", f"title: Plain\n{front}channels: [bluesky]")
+    out = tmp_path / "out"
+
+    index = preview.write(preview.plan(queue.load(settings), settings, datetime(2019, 7, 12, 9, 0, tzinfo=ZURICH)),
+                          settings, out)
+
+    panel = json.loads((out / "mastodon" / "panel.json").read_text())
+    assert list(panel) == ["platform", "item", "payload", "attachments"] and "media_ids" not in panel["payload"]
+    assert panel["attachments"] == [{"image": f"https://news.example.org/{stored.image}", "alt": ALT}]
+    remote = json.loads((out / "x" / "remote.json").read_text())
+    assert remote["attachments"] == [{"image": "https://cdn.example.org/vote.jpg", "alt": "A vote"}]
+    assert json.loads((out / "bluesky" / "plain.json").read_text())["attachments"] == []
+    page = index.read_text()
+    # A media-library picture is copied beside the page, so that it shows wherever the preview is opened.
+    assert f'<img src="{stored.image}" alt="{ALT}"><figcaption><span class="label">Alt text:</span> {ALT}' in page
+    assert (out / stored.image).read_bytes() == stored.path.read_bytes()
+    assert '<img src="https://cdn.example.org/vote.jpg" alt="A vote">' in page and page.count("<img") == 2
+
+
+def test_the_outbox_file_carries_the_same_attachments_as_the_preview(
+        settings: Settings, queue_dir: Path, write_item) -> None:  # type: ignore[no-untyped-def]
+    stored = media.store(settings, pictures.phone_photo(), "IMG_0815.jpg")
+    write_item("panel", "title: Panel\ndate: 2019-07-12\npublish_at: 2019-07-12 15:30\nsummary: The Council voted."
+                        f"\nimage: {stored.image}\nimage_alt: {ALT}\nchannels: [mastodon, bluesky]")
+
+    run_once(settings, datetime(2019, 7, 12, 15, 30, tzinfo=ZURICH))
+
+    for platform in ("mastodon", "bluesky"):
+        record = json.loads((settings.outbox_dir / platform / "panel.json").read_text())
+        assert record["attachments"] == [{"image": f"https://news.example.org/{stored.image}", "alt": ALT}]

@@ -92,6 +92,13 @@ def test_fields_are_escaped_not_interpreted(settings: Settings) -> None:
     assert "&lt;script&gt;" in html and "A &lt;b&gt;bold&lt;/b&gt; &amp;" in html
 
 
+def test_a_media_library_picture_is_shown_from_bot_serves_public_address(settings: Settings) -> None:
+    picture = entry(title="A vote", summary="The Council voted.", image="media/0123456789abcdef.jpg",
+                    image_alt="The Council chamber")
+    html = render.render_newsletter([picture], settings, edition_date=date(2019, 7, 12), unsubscribe_url="u").html
+    assert 'src="https://news.example.org/media/0123456789abcdef.jpg"' in html and 'src="media/' not in html
+
+
 def test_markdown_body_is_rendered_and_raw_html_sanitised(settings: Settings) -> None:
     body = ("Some **bold** text and [a link](https://example.org).\n\n<script>alert(1)</script>\n\n"
             "<a href=\"javascript:alert(1)\">click</a> <iframe src=\"https://evil.example\"></iframe>"

@@ -114,8 +114,10 @@ def test_a_stale_slot_is_skipped_and_its_items_wait_for_the_next(week: Settings)
     report = run_once(week, at("2019-07-19T10:00"))
     assert len(report.editions) == 1
     with Ledger.open(week.state_dir) as ledger:
-        # every email item due by the slot and in no edition: March, and July up to the 12th
-        assert len(ledger.edition(report.editions[0]).item_ids) == 10
+        # every email item due by the slot and in no edition: July up to the 12th; the March ones, four months
+        # old, are kept out as stale news (BOT_MAX_ITEM_AGE) and reported instead
+        assert len(ledger.edition(report.editions[0]).item_ids) == 5
+    assert len(report.stale) == 5 and all(item.startswith("2019-03-") for item, _ in report.stale)
 
 
 def test_invalid_items_are_never_dispatched_and_the_valid_ones_go_on(make_settings, tmp_path: Path) -> None:

@@ -225,6 +225,16 @@ def test_bot_admin_password_is_the_admin_account(make_settings) -> None:
         assert staff.authenticate(ledger, unset, "admin", PASSWORD) is None
 
 
+def test_signing_in_with_a_new_admin_password_ends_the_old_sessions_unused_since(make_settings) -> None:
+    old = make_settings(BOT_ADMIN_PASSWORD=generate_password_hash(PASSWORD))
+    new = make_settings(BOT_ADMIN_PASSWORD=generate_password_hash("another long password"))
+    with Ledger.open(old.state_dir) as ledger:
+        stale = staff.sign_in(ledger, old, "admin", NOW)
+        fresh = staff.sign_in(ledger, new, "admin", NOW)  # no request came with the old session in between
+        assert staff.signed_in(ledger, new, fresh, NOW) == ("admin", "admin")
+        assert staff.signed_in(ledger, new, stale, NOW) is None
+
+
 def test_the_real_command_reads_the_password_from_stdin(state: Path) -> None:
     env = {**os.environ, **BASE, "BOT_STATE_DIR": str(state)}
     done = subprocess.run([sys.executable, "-m", "bot", "--env-file", "/nonexistent/.env", "staff", "add",

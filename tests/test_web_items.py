@@ -146,10 +146,47 @@ def test_what_went_out_is_fixed(site: Settings, base: str) -> None:
     answer = approver.post(url, data=values)
     assert answer.status_code == 422 and "cannot change: already posted on" in errors(answer.text)["title"]
     assert path.read_bytes() == on_disk
-    moved = approver.post(url, data=values | {"title": _current(page)["title"], "publish_at": "2019-07-13 09:00"},
-                          allow_redirects=False)
-    assert moved.status_code == 303  # a change that alters nothing that went out is fine
-    assert "publish_at: 2019-07-13 09:00" in path.read_text()
+    same = {"title": _current(page)["title"]}
+    for field, value in (("social_mastodon", "A text that never went out."),  # would describe a post never made
+                         ("publish_at", "2019-07-13 09:00")):  # would move it out of its campaign's dates
+        refused = approver.post(url, data=values | same | {field: value})
+        assert refused.status_code == 422 and "cannot change" in errors(refused.text)[field], field
+    assert path.read_bytes() == on_disk
+    edited = approver.post(url, data=values | same | {"body": "More in our statement."}, allow_redirects=False)
+    assert edited.status_code == 303  # a change that alters nothing that went out is fine
+    assert path.read_text().endswith("---\nMore in our statement.\n")
+
+
+def test_a_post_handed_over_without_an_answer_is_fixed_too(site: Settings, base: str) -> None:
+    at = datetime(2019, 7, 12, 13, 30, tzinfo=timezone.utc)
+    with Ledger.open(site.state_dir) as ledger:
+        post = ledger.add_post(RENEWED, "x", at, at)
+        ledger.claim([post.id], at)  # handed over; the answer was lost, so it waits to be reconciled
+        ledger.finish([(post.id, "pending", None, "timed out", at)], at)
+    page = sign_in(base, "ana@example.org").get(f"{base}/admin/items/{RENEWED}").text
+    assert 'id="social_x-fixed">Fixed: already handed over on x' in page  # its own text: reconciled by it
+
+
+def test_an_untouched_form_saves_even_when_its_body_went_out(site: Settings, base: str) -> None:
+    path = site.queue_dir / f"{RENEWED}.md"
+    path.write_text(path.read_text() + "First line with a hard break  \n    and an indented line.\n")
+    run_once(site, datetime(2019, 7, 19, 8, 0, tzinfo=timezone.utc))  # the next slot: in an edition now
+    approver = sign_in(base, "ana@example.org")
+    url = f"{base}/admin/items/{RENEWED}"
+    page = approver.get(url).text
+    assert 'id="body-fixed"' in page
+    values = {k: v for k, v in form(approver, url).items() if k not in GOOD} | _current(page)
+    assert approver.post(url, data=values, allow_redirects=False).status_code == 303
+    assert "hard break  \n    and an indented line." in path.read_text()
+
+
+def test_no_channel_ticked_is_refused_rather_than_every_channel(site: Settings, base: str) -> None:
+    approver = sign_in(base, "ana@example.org")
+    values = form(approver, base + "/admin/items/new")
+    values.pop("channels")
+    answer = approver.post(base + "/admin/items", data=values)
+    assert answer.status_code == 422 and "is empty" in errors(answer.text)["channels"]
+    assert not list(site.queue_dir.glob("2026-*"))
 
 
 def _current(page: str) -> dict[str, Any]:

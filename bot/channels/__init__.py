@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, Union
 
 from ..errors import ChannelAuthError, ConfigError, FinalChannelError, TransientChannelError
@@ -49,9 +50,10 @@ class OutgoingPost:
     link: str | None = None
     title: str = ""
     summary: str = ""
-    image: str | None = None
+    image: str | None = None  # the picture's address: BOT_PUBLIC_URL/media/NAME for one in the media library
     image_alt: str | None = None
     first_attempt: datetime | None = None  # when it was first handed over; the same on every retry
+    image_file: Path | None = None  # a picture of the media library: uploaded from this file, never fetched
 
 
 Outgoing = Union[OutgoingMail, OutgoingPost]

@@ -20,7 +20,7 @@ import requests
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..settings import Settings
 from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
-from .http import call, fetch_image, json_body, session
+from .http import call, json_body, post_image, session
 
 log = logging.getLogger("herald")
 SESSION_FILE = "bluesky-session.json"
@@ -141,22 +141,19 @@ class Bluesky:
         if message.link:
             card: dict[str, Any] = {"uri": message.link, "title": message.title, "description": message.summary}
             if message.image:
-                thumb = self._thumb(message.image)
+                thumb = self._thumb(message)
                 if thumb is not None:
                     card["thumb"] = thumb
             return {"$type": "app.bsky.embed.external", "external": card}
         if message.image:
-            try:
-                data, kind = fetch_image(self.images, message.image, self.settings, MAX_BLOB)
-            except ChannelAuthError as exc:  # the image host refused us, not the PDS
-                raise FinalChannelError(str(exc)) from None
+            data, kind = post_image(self.images, message, self.settings, MAX_BLOB)
             image = {"alt": message.image_alt or "", "image": self._upload(data, kind)}
             return {"$type": "app.bsky.embed.images", "images": [image]}
         return None
 
-    def _thumb(self, url: str) -> dict[str, Any] | None:
+    def _thumb(self, message: OutgoingPost) -> dict[str, Any] | None:
         try:
-            data, kind = fetch_image(self.images, url, self.settings, MAX_BLOB)
+            data, kind = post_image(self.images, message, self.settings, MAX_BLOB)
         except ChannelError as exc:  # the card is worth posting without its picture
             log.warning("bluesky: the link card goes without a thumbnail: %s", exc)
             return None

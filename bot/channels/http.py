@@ -14,8 +14,10 @@ from typing import Any
 
 import requests
 
+from .. import media
 from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
 from ..settings import Settings
+from . import OutgoingPost
 
 USER_AGENT = "Herald/0.1 (+https://github.com/herald-bot)"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -139,3 +141,20 @@ def fetch_image(opened: requests.Session, url: str, settings: Settings, max_byte
         if len(data) > max_bytes:
             raise FinalChannelError(f"{what}: larger than {max_bytes:,} bytes")
     return bytes(data), kind
+
+
+def post_image(opened: requests.Session, message: OutgoingPost, settings: Settings,
+               max_bytes: int) -> tuple[bytes, str]:
+    """A post's picture: a media-library file's own bytes (no request at all), else downloaded from its URL."""
+    if message.image_file is None:
+        assert message.image is not None, "a post without a picture has none to upload"
+        return fetch_image(opened, message.image, settings, max_bytes)
+    what = f"image {media.FOLDER}/{message.image_file.name}"
+    try:
+        data = media.read_stored(message.image_file)
+    except OSError as exc:
+        raise FinalChannelError(f"{what}: cannot be read ({exc.strerror or exc}): add it again with "
+                                "`bot media add`") from None
+    if len(data) > max_bytes:
+        raise FinalChannelError(f"{what}: larger than {max_bytes:,} bytes")
+    return data, media.media_type(message.image_file.name)

@@ -15,12 +15,10 @@ import time
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-import requests
-
 from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
 from ..settings import Settings
 from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
-from .http import call, fetch_image, json_body, session
+from .http import call, json_body, post_image, session
 
 log = logging.getLogger("herald")
 DEFAULT_IMAGE_LIMIT = 16 * 1024 * 1024  # Mastodon's default image_size_limit
@@ -125,7 +123,7 @@ class Mastodon:
     def _publish(self, message: OutgoingPost) -> str:
         body = dict(message.payload)
         if message.image:
-            body["media_ids"] = [self._upload(message.image, message.image_alt or "")]
+            body["media_ids"] = [self._upload(message)]
         headers = {**self._auth(), "Idempotency-Key": idempotency_key(message.item)}
         response = call(self.http, "POST", self._url("/api/v1/statuses"), "status", self.settings, json=body,
                         headers=headers)
@@ -134,11 +132,12 @@ class Mastodon:
             raise TransientChannelError("status: the answer holds no status id")
         return str(status["id"])
 
-    def _upload(self, url: str, alt: str) -> str:
-        data, kind = _image(self.images, url, self.settings, self.image_limit)
-        filename = urlsplit(url).path.rsplit("/", 1)[-1] or "image"
+    def _upload(self, message: OutgoingPost) -> str:
+        data, kind = post_image(self.images, message, self.settings, self.image_limit)
+        filename = urlsplit(message.image or "").path.rsplit("/", 1)[-1] or "image"
         response = call(self.http, "POST", self._url("/api/v2/media"), "image upload", self.settings,
-                        headers=self._auth(), files={"file": (filename, data, kind)}, data={"description": alt})
+                        headers=self._auth(), files={"file": (filename, data, kind)},
+                        data={"description": message.image_alt or ""})
         media = json_body(response, "image upload")
         if not isinstance(media, dict) or not media.get("id"):
             raise TransientChannelError("image upload: the answer holds no media id")
@@ -163,14 +162,6 @@ def _setting(configuration: Any, section: str, key: str) -> int | None:
     values = configuration.get(section) if isinstance(configuration, dict) else None
     value = values.get(key) if isinstance(values, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _image(opened: requests.Session, url: str, settings: Settings, max_bytes: int) -> tuple[bytes, str]:
-    """The item's image; an image host refusing us is the image's problem, never Mastodon's credentials."""
-    try:
-        return fetch_image(opened, url, settings, max_bytes)
-    except ChannelAuthError as exc:
-        raise FinalChannelError(str(exc)) from None
 
 
 @register("mastodon", "api")

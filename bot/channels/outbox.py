@@ -1,8 +1,9 @@
 """The outbox backend, the embedded default: every message and post is written under BOT_STATE_DIR/outbox/.
 
 Emails become one RFC 5322 `.eml` file each, exactly the bytes SMTP would carry; posts become one JSON
-file each, `{"platform", "item", "payload"}` with the exact API body. Files are written whole (a
-temporary file renamed into place), and writing the same message again replaces it: a retry is harmless.
+file each, `{"platform", "item", "payload", "attachments"}`: the exact API body, and the pictures that go with it
+(`[{"image": URL, "alt": TEXT}]`, uploaded beside the call). Files are written whole (a temporary file renamed
+into place), and writing the same message again replaces it: a retry is harmless.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from ..media import attachments
 from ..settings import Settings
 from . import Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
 
@@ -43,7 +45,8 @@ class Outbox:
                     outcomes.append(Sent(message.message_id))
                 else:
                     assert isinstance(message, OutgoingPost)
-                    record = {"platform": message.platform, "item": message.item, "payload": message.payload}
+                    record = {"platform": message.platform, "item": message.item, "payload": message.payload,
+                              "attachments": attachments(message.image, message.image_alt)}
                     write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
                     outcomes.append(Sent(f"outbox:{self.kind}/{path.name}"))
             except OSError as exc:

@@ -21,8 +21,7 @@ import requests
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..settings import Settings
 from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
-from .http import (MAX_ERROR_TEXT, TRANSIENT_STATUSES, USER_AGENT, call, error_text, fetch_image, json_body,
-                   retry_after)
+from .http import MAX_ERROR_TEXT, TRANSIENT_STATUSES, USER_AGENT, call, error_text, json_body, post_image, retry_after
 
 if TYPE_CHECKING:
     import tweepy
@@ -136,7 +135,7 @@ class XChannel:
     def _upload(self, message: OutgoingPost) -> str:
         """Upload the item's image and set its alt text; returns the media id for the post."""
         assert message.image is not None
-        data, kind = fetch_image(self.session, message.image, self.settings, MAX_IMAGE_BYTES)
+        data, kind = post_image(self.session, message, self.settings, MAX_IMAGE_BYTES)
         what = "X: uploading the image"
         name = message.image.rsplit("/", 1)[-1].split("?")[0] or "image"
         response = call(self.session, "POST", f"{self.base}/2/media/upload", what, self.settings, auth=self.auth,

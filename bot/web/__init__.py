@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> Flask:
                                 x_host=settings.proxies)
     csrf.init_app(app)
 
-    from . import accounts, admin, auth, items, public, webhooks
+    from . import accounts, admin, auth, calendar, items, media, public, webhooks
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(webhooks.blueprint)
@@ -71,6 +71,8 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(items.blueprint)
     app.register_blueprint(accounts.blueprint)
+    app.register_blueprint(calendar.blueprint)
+    app.register_blueprint(media.blueprint)
     # Each app its own limiter, in memory: one process serves one app (tests start several).
     limiter = Limiter(key_func=get_remote_address, app=app, storage_uri="memory://", strategy="fixed-window",
                       headers_enabled=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from .. import staff as accounts
+from ..calendar_ics import feed_url
 from ..staff import ENV_ADMIN, ROLES, AccountError
 from . import ledger, rate_limited, settings
 from .auth import Staff, current, require, sign_in_again
@@ -22,7 +23,8 @@ def _now() -> datetime:
 
 def _me() -> Staff:
     me = current()
-    assert me is not None, "only behind require()"
+    if me is None:  # @require answers first; this keeps the type honest
+        abort(401)
     return me
 
 
@@ -41,7 +43,8 @@ def _done(notice: str, where: str) -> Response:
 def _account_page(error: str | None = None) -> str:
     me = _me()
     return render_template("admin_account.html.j2", env_admin=me.email == ENV_ADMIN, error=error,
-                           min_length=accounts.MIN_LENGTH, notice=session.pop("notice", None))
+                           min_length=accounts.MIN_LENGTH, notice=session.pop("notice", None),
+                           feed_url=feed_url(settings(), ledger(), me.email, _now()))
 
 
 @blueprint.get("/account")

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import itemfile, mail, queue, social
+from .. import itemfile, mail, media, queue, social
 from ..clock import from_utc_iso, next_slot
 from ..content import Campaign, Item, Problem
 from ..errors import HeraldError
@@ -32,9 +32,12 @@ NEWSLETTER_FIELDS = ("title", "date", "summary", "body", "link", "image", "image
                      "campaign")
 
 
-def post_fields(platform: str, has_override: bool) -> tuple[str, ...]:
-    prose = (f"social_{platform}",) if has_override else ("title", "summary")
-    return prose + ("link", "hashtags", "campaign", "image", "image_alt", "lang")
+def post_fields(platform: str, has_override: bool, has_campaign: bool) -> tuple[str, ...]:
+    """The fields a platform's post was made of. Its own text is always fixed (adding one would describe a post
+    that never was); with a campaign, the dates too, since they decide whether its hashtags were added."""
+    prose = () if has_override else ("title", "summary")
+    dates = ("date", "publish_at") if has_campaign else ()
+    return (f"social_{platform}", *prose, "link", "hashtags", "campaign", "image", "image_alt", "lang", *dates)
 
 
 @dataclass(slots=True)
@@ -85,24 +88,31 @@ def fixed_parts(ledger: Ledger, item_id: str, settings: Settings, current: itemf
     """Form field -> why it can no longer change: what went out must stay what the file says."""
     fixed: dict[str, str] = {}
     tz = settings.timezone
-    for delivery in ledger.deliveries("item_id = ? AND status IN ('sent', 'sending')", (item_id,)):
-        when = from_utc_iso(delivery.due_at if delivery.status == "sending" else
-                            delivery.first_attempt_at or delivery.due_at).astimezone(tz)
-        why = f"already posted on {delivery.channel} ({when:%d %b %Y})"
-        for name in post_fields(delivery.channel, bool(current.social.get(delivery.channel))):
+    # A post handed over once may be out even if its answer was lost: reconciliation looks for its exact text.
+    for delivery in ledger.deliveries("item_id = ? AND (status IN ('sent', 'sending') OR first_attempt_at IS NOT "
+                                      "NULL)", (item_id,)):
+        when = from_utc_iso(delivery.first_attempt_at or delivery.due_at).astimezone(tz)
+        verb = "posted" if delivery.status == "sent" else "handed over"
+        why = f"already {verb} on {delivery.channel} ({when:%d %b %Y})"
+        for name in post_fields(delivery.channel, bool(current.social.get(delivery.channel)), bool(current.campaign)):
             fixed.setdefault(name, why)
     if item_id in ledger.items_in_editions():
-        for name in NEWSLETTER_FIELDS:
+        for name in NEWSLETTER_FIELDS + (("publish_at",) if current.campaign else ()):
             fixed.setdefault(name, "already in a newsletter edition")
     return fixed
 
 
 def value_of(fields: itemfile.Fields, name: str) -> str:
+    """A field's value as the form would submit it, so that a file and a form compare alike."""
     if name.startswith("social_"):
-        return fields.social.get(name.removeprefix("social_"), "")
+        return itemfile.tidy(fields.social.get(name.removeprefix("social_"), ""))
     if name == "hashtags":
         return " ".join(fields.tags)
-    return str(getattr(fields, name))
+    if name == "body":
+        return itemfile.tidy_body(fields.body)
+    if name == "summary":
+        return itemfile.tidy(fields.summary)
+    return itemfile.tidy(str(getattr(fields, name)), one_line=True)
 
 
 def enforce_fixed(checked: Checked, before: itemfile.Fields, fixed: dict[str, str]) -> None:
@@ -137,7 +147,11 @@ def preview(settings: Settings, item: Item, now: datetime) -> dict[str, Any]:
         else:
             entry = {"frame": keep_frame(letter.html), "text": letter.text, "subject": letter.subject,
                      "slot": f"{slot:%a %d %b %Y, %H:%M}"}
-    return {"posts": posts, "entry": entry}
+    picture = None
+    if item.image:  # a stored picture is shown from this server, whatever BOT_PUBLIC_URL says
+        src = "/" + item.image if media.is_local(item.image) else item.image
+        picture = {"src": src, "alt": item.image_alt or "", "credit": item.image_credit or ""}
+    return {"posts": posts, "entry": entry, "picture": picture}
 
 
 def keep_frame(html: str) -> str:

@@ -49,4 +49,40 @@
 
   form.addEventListener("input", later);
   form.addEventListener("change", later);
+
+  // Uploading a picture fills in the Image field; without this script the upload opens its own page.
+  var upload = document.getElementById("upload");
+  var image = document.getElementById("image");
+  var status = document.getElementById("upload-status");
+  if (upload && image && status) {
+    upload.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var data = new FormData(upload);
+      var alt = document.getElementById("image_alt");
+      if (alt && alt.value) {
+        data.append("alt", alt.value);
+      }
+      status.textContent = "Uploading…";
+      fetch("/admin/media", {method: "POST", body: data, credentials: "same-origin",
+                             headers: {"Accept": "application/json"}})
+        .then(function (answer) {
+          return answer.json().then(function (body) {
+            return {ok: answer.ok, body: body};
+          });
+        })
+        .then(function (answer) {
+          if (answer.ok) {
+            image.value = answer.body.image;
+            status.textContent = "Uploaded: " + answer.body.width + " × " + answer.body.height + " pixels, " +
+              Math.round(answer.body.bytes / 1000) + " kB, saved as " + answer.body.image + ".";
+            later();
+          } else {
+            status.textContent = answer.body.error || "The upload failed.";
+          }
+        })
+        .catch(function () {
+          status.textContent = "The upload failed: check the connection and try again.";
+        });
+    });
+  }
 }());
