@@ -43,7 +43,7 @@ def environment(state: Path, port: int, connections: int, backend: str = "smtp",
         "BOT_STATE_DIR": str(state), "BOT_QUEUE_DIR": str(ROOT / "content_queue"), "BOT_TIMEZONE": "Europe/Zurich",
         "BOT_EMAIL_BACKEND": backend, "BOT_X_BACKEND": "off", "BOT_MASTODON_BACKEND": "off",
         "BOT_BLUESKY_BACKEND": "off", "MAIL_FROM": "Geneva Rights Desk <newsletter@example.org>",
-        "BOT_PUBLIC_URL": "https://news.example.org", "BOT_SECRET": "benchmark-secret-not-for-use",
+        "BOT_PUBLIC_URL": "https://news.example.org", "BOT_SECRET": "benchmark-secret-not-for-use-Tq7Wn2Kx",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port or 25), "SMTP_SECURITY": "none",
         "SMTP_CONNECTIONS": str(connections), "BOT_RETRY_BUDGET": "0s",
         "MAILGUN_API_KEY": "key-bench", "MAILGUN_DOMAIN": "mg.example.org", "MAILGUN_BASE_URL": api_url or "http://x",
@@ -133,12 +133,11 @@ def populate(state: Path, subscribers: int) -> None:
     """N active subscribers, inserted in one transaction (not timed: that is an import, not a send)."""
     from bot.ledger import Ledger
 
-    with Ledger.open(state) as ledger:
-        with ledger.transaction():
-            ledger.db.executemany(
-                "INSERT INTO subscribers (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                ((f"subscriber{n}@example.org", f"Subscriber {n}", "2019-01-01T00:00:00Z", "2019-01-01T00:00:00Z")
-                 for n in range(1, subscribers + 1)))
+    with Ledger.open(state) as ledger, ledger.transaction():
+        ledger.db.executemany(
+            "INSERT INTO subscribers (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ((f"subscriber{n}@example.org", f"Subscriber {n}", "2019-01-01T00:00:00Z", "2019-01-01T00:00:00Z")
+             for n in range(1, subscribers + 1)))
 
 
 def herald_worker(args: argparse.Namespace) -> None:
@@ -176,7 +175,7 @@ def api_counts(subscribers: int) -> None:
     calls: list[int] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if self.path.endswith("/mail/send"):
                 calls.append(len(json.loads(body)["personalizations"]))

@@ -17,9 +17,9 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -70,7 +70,7 @@ def main() -> None:
         settings = load_settings(environ={"BOT_QUEUE_DIR": str(work / "queue"), "BOT_STATE_DIR": str(work / "var"),
                                           "BOT_TIMEZONE": "Europe/Zurich"}, env_file=None)
         with Ledger.open(settings.state_dir) as ledger:
-            staff.add(ledger, "ana@example.org", "approver", PASSWORD, "bench", datetime.now(timezone.utc))
+            staff.add(ledger, "ana@example.org", "approver", PASSWORD, "bench", datetime.now(UTC))
         baseline = median_ms(lambda: queue.load(settings), args.rounds)
         print(f"{args.items} items; baseline, reading and validating the queue once: {baseline:.1f} ms")
         with running(settings) as base:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import itemfile, queue
@@ -66,7 +66,7 @@ class Gate:
 
 def waiting_since(item: Item) -> datetime:
     """When the content now waiting was written: the file's last change."""
-    return datetime.fromtimestamp(item.path.stat().st_mtime, tz=timezone.utc)
+    return datetime.fromtimestamp(item.path.stat().st_mtime, tz=UTC)
 
 
 def find(settings: Settings, item_id: str) -> Path:

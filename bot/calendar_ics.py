@@ -10,16 +10,15 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event
 
-from . import staff
+from . import keys, staff
 from .calendar import Entry
 from .ledger import Ledger, feeds
 from .settings import Settings
-from .subscribers import secret_key
 
 EVENT_LENGTH = timedelta(minutes=15)  # a post is an instant; a calendar app needs an end to draw it
 
@@ -46,9 +45,9 @@ def to_ics(entries: Sequence[Entry], settings: Settings, now: datetime) -> bytes
     for entry in entries:
         event = Event()
         key = f"{entry.item}.{entry.platform}" if entry.kind == "post" else \
-            f"edition.{entry.when.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+            f"edition.{entry.when.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         event.add("uid", f"{key}@{host}")
-        event.add("dtstamp", now.astimezone(timezone.utc))
+        event.add("dtstamp", now.astimezone(UTC))
         event.add("dtstart", entry.when.astimezone(settings.timezone))
         event.add("dtend", (entry.when + EVENT_LENGTH).astimezone(settings.timezone))
         event.add("summary", summary(entry))
@@ -71,7 +70,7 @@ def to_ics(entries: Sequence[Entry], settings: Settings, now: datetime) -> bytes
 
 
 def _key(settings: Settings) -> bytes:
-    return hmac.new(secret_key(settings), b"herald calendar feeds", hashlib.sha256).digest()
+    return keys.derive(settings, "calendar")
 
 
 def token(settings: Settings, actor: str, generation: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ class App:
         from .clock import parse_instant
 
         if raw is None:
-            return datetime.now(timezone.utc).astimezone(self.settings.timezone)
+            return datetime.now(UTC).astimezone(self.settings.timezone)
         value = raw.strip()
         if len(value) == 10:  # a bare date means its midnight
             value += " 00:00"
@@ -106,7 +106,6 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     from . import preview as preview_mod
     from . import queue
     from .approval import Gate
-
     from .ledger import Ledger
 
     result = queue.load(app.settings)
@@ -183,7 +182,7 @@ def run(app: App, once: bool, now_raw: str | None) -> None:
     _logging(app, logging.WARNING if once else logging.INFO)
     with state_lock(app.settings):
         if once:
-            live = None if now_raw else (lambda: datetime.now(timezone.utc))
+            live = None if now_raw else (lambda: datetime.now(UTC))
             with _progress() as progress:
                 result = run_once(app.settings, app.now(now_raw), progress=progress, clock=live)
             report_mod.print_run(result, app.settings)
@@ -253,9 +252,8 @@ def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path)
     """Play the queue's weeks on a simulated clock, into the outbox only, then show `bot status`."""
     from datetime import timedelta
 
-    from . import queue
+    from . import queue, subscribers
     from . import report as report_mod
-    from . import subscribers
     from .ledger import Ledger
     from .scheduler import play, state_lock
 
@@ -324,8 +322,10 @@ def doctor(app: App) -> None:
 @click.pass_obj
 def serve(app: App, host: str, port: int, with_scheduler: bool) -> None:
     """Serve the unsubscribe, subscribe and archive pages, the provider webhooks and the staff agenda."""
+    from .settings import check_secret
     from .web.server import serve as serve_web
 
+    check_secret(app.settings)  # it signs staff sessions and checks every link: outbox or not, it must be strong
     _logging(app)
     serve_web(app.settings, host, port, with_scheduler)
 
@@ -379,7 +379,7 @@ def init_command(app: App, folder: Path, zone_name: str | None) -> None:
         zone = app.settings.timezone if zone_name is None else SPECS["BOT_TIMEZONE"].parse(zone_name)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
-    done = init(folder, zone, datetime.now(timezone.utc).astimezone(zone).date())
+    done = init(folder, zone, datetime.now(UTC).astimezone(zone).date())
     for path in done.created:
         click.echo(f"created: {path}" + ("  (mode 0600, with a new BOT_SECRET)" if path.name == ".env" else ""))
     for path, why in done.kept:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .settings import Slot
@@ -47,7 +47,7 @@ def parse_instant(raw: str, zone: ZoneInfo) -> datetime:
 def localize(naive: datetime, zone: ZoneInfo) -> datetime:
     """Attach `zone` to a wall time; refuse a time that the clocks skip."""
     aware = naive.replace(tzinfo=zone)
-    round_trip = aware.astimezone(timezone.utc).astimezone(zone)
+    round_trip = aware.astimezone(UTC).astimezone(zone)
     if round_trip.replace(tzinfo=None) != naive:
         raise ValueError(f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks skip it (daylight saving)")
     return aware
@@ -69,7 +69,7 @@ def at_local(day: date, clock: time, zone: ZoneInfo) -> datetime:
     try:
         return localize(naive, zone)
     except ValueError:
-        return (naive.replace(tzinfo=zone).astimezone(timezone.utc)).astimezone(zone)
+        return (naive.replace(tzinfo=zone).astimezone(UTC)).astimezone(zone)
 
 
 def slots_between(schedule: tuple[Slot, ...], zone: ZoneInfo, after: datetime, until: datetime) -> Iterator[datetime]:
@@ -98,11 +98,11 @@ def next_slot(schedule: tuple[Slot, ...], zone: ZoneInfo, now: datetime) -> date
 
 def utc_iso(instant: datetime) -> str:
     """The form instants are stored in: UTC, seconds, a trailing Z (sorts as text)."""
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_utc_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def human_duration(delta: timedelta) -> str:

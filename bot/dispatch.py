@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
 
-from . import mail, media, social
+from . import keys, mail, media, social
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
 from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
@@ -24,7 +24,6 @@ from .fanout import BACKOFF, Fanout, results
 from .ledger import Delivery, Ledger
 from .render import Newsletter
 from .settings import Settings
-from .subscribers import secret_key
 
 log = logging.getLogger("herald")
 
@@ -47,7 +46,8 @@ class RunReport:
     emails_deferred: int = 0  # transient failures still pending at the end of the run
     emails_dropped: int = 0  # unsubscribed after the edition was made
     retries: int = 0  # in-run retries after transient failures
-    reconciled: int = 0  # posts found already published when checked before a retry
+    reconciled: int = 0  # posts (and outbox emails) found already there when checked before handing them over again
+    in_doubt: int = 0  # found `sending`: handed over by a run that died before the answer was recorded
     invalid: list[Problem] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # channel -> why
     stopped: bool = False
@@ -65,6 +65,7 @@ class RunReport:
                 "missed": len(self.missed), "stale": len(self.stale), "deferred": len(self.deferred),
                 "editions": self.editions, "emails_sent": self.emails_sent, "emails_failed": self.emails_failed,
                 "emails_deferred": self.emails_deferred, "retries": self.retries, "reconciled": self.reconciled,
+                "in_doubt": self.in_doubt,
                 "invalid": len(self.invalid), "paused": self.paused, "stopped": self.stopped}
 
 
@@ -155,12 +156,20 @@ class Dispatcher:
         message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
                                item.summary, image, item.image_alt, first,
                                image_file=media.local_file(self.settings, item.image))
-        attempts = delivery.attempts
+        # In doubt: handed over with no answer recorded (`sending`: the run that handed it over died), or answered
+        # with a transient failure, which may come after the platform took it (a timeout). Only such a post is
+        # looked for on the platform first; one never handed over, or requeued after a final refusal, is not.
+        in_doubt = delivery.status == "sending" or delivery.last_error is not None
+        if delivery.status == "sending":
+            self.report.in_doubt += 1
+            log.warning("%s on %s was in flight when an earlier run stopped: looking for it on %s first",
+                        item.id, platform, platform)
+        error = ""
         for round_ in range(len(BACKOFF) + 1):
-            if attempts > 0 and self._already_there(channel, delivery.id, message):
+            if in_doubt and self._already_there(channel, delivery.id, message):
                 return
             outcome = self._hand_over(channel, [delivery.id], [message])[0]
-            attempts += 1
+            in_doubt = True  # another round follows only a transient failure, after which either may be true
             if isinstance(outcome, Sent):
                 self.report.posted.append((item.id, platform, outcome.remote_id))
                 log.info("posted %s to %s (%s)", item.id, platform, outcome.remote_id)
@@ -169,10 +178,11 @@ class Dispatcher:
                 self.report.failed.append((item.id, platform, outcome.error))
                 log.error("%s: %s failed: %s", platform, item.id, outcome.error)
                 return
+            error = outcome.error
             if platform in self.report.paused or round_ == len(BACKOFF) or \
                     not self._wait(outcome.retry_after if outcome.retry_after is not None else BACKOFF[round_]):
                 break
-        self.report.deferred.append((item.id, platform, outcome.error))
+        self.report.deferred.append((item.id, platform, error))
 
     def _already_there(self, channel: Channel, delivery_id: int, message: OutgoingPost) -> bool:
         """Before re-sending a post whose first hand-over had no clear answer, ask the platform."""
@@ -214,7 +224,7 @@ class Dispatcher:
         prepared = mail.prepare(Newsletter(edition.subject, "", edition.html, edition.text, edition.item_ids),
                                 mail_from=self.settings.effective_mail_from,
                                 public_url=self.settings.effective_public_url, date=self.now())
-        key = secret_key(self.settings)
+        key = keys.root(self.settings)  # make_token derives the unsubscribe key from it
         instance = self.ledger.instance
         while Fanout(self, channel, edition_id, prepared, key, instance).run():
             retry_at = self.ledger.next_retry(edition_id)

@@ -2,15 +2,17 @@
 
 Recipients are read a page at a time, never the whole list. Each connection marks its next message
 `sending` and its previous one's outcome in a single commit before it hands the next one over: at any
-moment at most one message per connection is in flight, which is all a killed run can send twice.
+moment at most one message per connection is in flight, which is all a killed run can send twice. A message
+found `sending` by the next run is that one: counted, and asked after before it goes again.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from . import mail
 from .channels import Channel, Failed, Outcome, OutgoingMail, Sent
@@ -67,7 +69,7 @@ def results(ids: Sequence[int], outcomes: Sequence[Outcome], tries: Sequence[int
 class Fanout:
     """One pass over what of an edition may go now; `run` is True when it ended normally (not paused or stopped)."""
 
-    def __init__(self, dispatcher: "Dispatcher", channel: Channel, edition_id: int,
+    def __init__(self, dispatcher: Dispatcher, channel: Channel, edition_id: int,
                  prepared: mail.PreparedEdition, key: bytes, instance: str) -> None:
         self.d = dispatcher
         self.ledger = dispatcher.ledger
@@ -124,9 +126,33 @@ class Fanout:
                                     for r in dropped], self.d.now())
                 self.d.report.emails_dropped += len(dropped)
                 self.done += len(dropped)
-            active = [r for r in page if r.subscriber_status == "active"]
+            active = self._settle_in_doubt([r for r in page if r.subscriber_status == "active"])
             for start in range(0, len(active), size):
                 yield active[start : start + size]
+
+    def _settle_in_doubt(self, recipients: list[Recipient]) -> list[Recipient]:
+        """`recipients` without those found already delivered. One found `sending` was handed over by a run that
+        died before its answer was recorded: the channel is asked whether it arrived (the outbox can tell; SMTP and
+        the mail APIs cannot, so it goes again, with the same Message-ID for receivers to drop the copy)."""
+        doubtful = [r for r in recipients if r.status == "sending"]
+        if not doubtful:
+            return recipients
+        self.d.report.in_doubt += len(doubtful)
+        arrived: list[Result] = []
+        for recipient in doubtful:
+            message = self._mail(recipient)
+            try:
+                found = self.channel.reconcile(message)
+            except (ChannelAuthError, TransientChannelError):
+                found = None  # cannot be known now: sending again is what the Message-ID is there for
+            if isinstance(found, Sent):
+                arrived.append((recipient.delivery_id, "sent", found.remote_id, None, None))
+        if arrived:
+            self.ledger.finish(arrived, self.d.now())
+            self.d.report.reconciled += len(arrived)
+            self.done += len(arrived)
+        settled = {delivery_id for delivery_id, *_ in arrived}
+        return [r for r in recipients if r.delivery_id not in settled]
 
     def _next(self) -> list[Recipient] | None:
         with self.lock:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import yaml
 
-
 # Fields are read from nodes as the text typed, so no implicit typing is wanted: the base loaders skip it.
 Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
@@ -66,7 +65,8 @@ def decode(path: str, data: bytes) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         raise Invalid("file", "is not UTF-8 text: save it as UTF-8", line) from None
     if "\x00" in text:
-        raise Invalid("file", "contains NUL bytes: is it really a text file?", text[: text.index("\x00")].count("\n") + 1)
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise Invalid("file", "contains NUL bytes: is it really a text file?", line)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -160,7 +160,8 @@ def text(doc: Document, name: str, node: yaml.Node) -> str:
     lost = doc.comment_after(node)
     if is_null(node):
         if lost:
-            raise Invalid(name, f"is empty because YAML read {lost!r} as a comment: put the whole value in quotes", doc.line(node))
+            raise Invalid(name, f"is empty because YAML read {lost!r} as a comment: put the whole value in quotes",
+                          doc.line(node))
         raise Invalid(name, "is empty", doc.line(node))
     if not isinstance(node, yaml.ScalarNode):
         raise Invalid(name, f"must be text, not {_kind(node)}", doc.line(node))
@@ -170,7 +171,7 @@ def text(doc: Document, name: str, node: yaml.Node) -> str:
             f"YAML cut the value before {lost!r}, reading the rest as a comment: put the whole value in quotes",
             doc.line(node),
         )
-    return node.value
+    return str(node.value)
 
 
 def words(doc: Document, name: str, node: yaml.Node, allow_single: bool = False) -> list[tuple[str, int]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from . import frontmatter as fm
+from . import private
 from .errors import HeraldError
 from .queue import FIELDS, TAG
 from .settings import CHANNELS, PLATFORMS
@@ -241,8 +242,7 @@ def current_digest(path: Path) -> str | None:
 @contextmanager
 def write_lock(state_dir: Path) -> Iterator[None]:
     """One writer of queue files at a time, across the web's threads and any CLI command."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / _LOCK_NAME, "a+") as handle:
+    with private.open_lock(private.folder(state_dir) / _LOCK_NAME) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 

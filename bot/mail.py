@@ -1,4 +1,4 @@
-"""Newsletter messages: an edition's MIME bytes are built once; each recipient only gets its address, token and id filled in.
+"""Newsletter messages: an edition's MIME bytes built once; each recipient gets only its address, token and id.
 
 Building an EmailMessage per recipient costs milliseconds; splicing into prepared bytes costs microseconds.
 The unsubscribe token is a fixed-length placeholder in both parts, so the quoted-printable lines keep

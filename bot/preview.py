@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from . import mail, media, social
+from . import mail, media, private, social
 from .clock import next_slot
 from .content import Item, Problem
 from .queue import Queue
@@ -71,13 +72,14 @@ def attachments_of(item: Item, settings: Settings) -> list[dict[str, str]]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    private.folder(path.parent)
+    private.write_atomically(path, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
 
 def write(result: Plan, settings: Settings, out: Path) -> Path:
-    """Write the preview files into `out` (replacing an earlier preview's) and return index.html's path."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the preview files into `out` (replacing an earlier preview's) and return index.html's path. Like the
+    rest of the state folder, where it is by default, the folder is 0700 and each file 0600."""
+    private.folder(out)
     _clear(out, PLATFORMS)
     for planned in result.posts:
         write_json(out / planned.post.platform / f"{planned.item.id}.json",
@@ -89,12 +91,12 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
         newsletter = render_newsletter(result.edition_items, settings, edition_date=result.slot.date(),
                                        unsubscribe_url=token_url)
         for name, content in (("newsletter.html", newsletter.html), ("newsletter.txt", newsletter.text)):
-            (out / name).write_text(content.replace(mail.TOKEN_PLACEHOLDER, PREVIEW_TOKEN), encoding="utf-8")
+            private.write_atomically(out / name, content.replace(mail.TOKEN_PLACEHOLDER, PREVIEW_TOKEN).encode())
         prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
                                 public_url=settings.effective_public_url, date=result.slot)
         eml = prepared.message("subscriber@example.org", "Preview Subscriber", PREVIEW_TOKEN,
                                f"<preview@{prepared.domain}>")
-        (out / "newsletter.eml").write_bytes(eml)
+        private.write_atomically(out / "newsletter.eml", eml)
 
     markup_env, _ = environments(str(settings.templates_dir or ""))
     page = markup_env.get_template("preview/index.html.j2").render(
@@ -108,7 +110,7 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
         problems=[str(p) for p in result.problems],
     )
     index = out / "index.html"
-    index.write_text(page, encoding="utf-8")
+    private.write_atomically(index, page.encode("utf-8"))
     return index
 
 
@@ -153,6 +155,6 @@ def _picture(item: Item, settings: Settings, out: Path) -> dict[str, str]:
         return {"image": item.image or "", "image_alt": item.image_alt or ""}
     copy = out / media.FOLDER / source.name
     if not copy.exists():
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(media.read_stored(source))
+        private.folder(copy.parent)
+        private.write_atomically(copy, media.read_stored(source))
     return {"image": f"{media.FOLDER}/{source.name}", "image_alt": item.image_alt or ""}

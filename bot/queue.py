@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import regex
@@ -18,6 +21,7 @@ import yaml
 
 from . import frontmatter as fm
 from . import media
+from .addresses import literal_private
 from .clock import at_local, parse_day, parse_instant
 from .content import Campaign, Item, Problem, dedupe_tags
 from .frontmatter import Invalid
@@ -85,6 +89,28 @@ def load(settings: Settings) -> Queue:
     return queue
 
 
+def read_file(path: Path, folder: Path) -> bytes:
+    """A queue file's bytes, judged before they are read: over the size limit it is refused from its size alone
+    (a 400 MB file costs no memory), and a link whose file is outside `folder` (the queue) is refused, never read:
+    a queue file is what the queue's writers put there. Raises Invalid (field `file`) or OSError."""
+    real = path.resolve()
+    if not real.is_relative_to(folder.resolve()):
+        raise Invalid("file", "is a link to a file outside the queue folder: copy the file into the queue instead")
+    # O_NOFOLLOW: the place checked is the place read; O_NONBLOCK: a FIFO put there cannot hang the run.
+    descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        found = os.fstat(handle.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise Invalid("file", "is not a regular file")
+        if found.st_size > fm.MAX_FILE_BYTES:
+            raise Invalid("file", f"is {found.st_size:,} bytes; a queue file may be at most {fm.MAX_FILE_BYTES:,}")
+        data = handle.read(fm.MAX_FILE_BYTES + 1)  # never more, should it grow meanwhile
+    if len(data) > fm.MAX_FILE_BYTES:
+        raise Invalid("file", f"is more than {fm.MAX_FILE_BYTES:,} bytes; a queue file may be at most "
+                              f"{fm.MAX_FILE_BYTES:,}")
+    return data
+
+
 def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], campaigns_ok: bool = True,
               data: bytes | None = None) -> tuple[Item | None, list[Problem]]:
     """One file into an Item, or None with the problems that stop it; `data` checks content not yet saved."""
@@ -94,7 +120,7 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         problems.append(Problem(where, "id", f"the file name {path.name!r} is the item's id: use letters, digits, "
                                 "'-', '_' and '.' only, at most 100 (e.g. 2019-07-12-un-vote.md)"))
     try:
-        data = path.read_bytes() if data is None else data
+        data = read_file(path, settings.queue_dir) if data is None else data
         doc = fm.parse(where, data)
     except Invalid as exc:
         return None, problems + [Problem(where, exc.field, exc.message, exc.line)]
@@ -217,8 +243,11 @@ def _instant(doc: fm.Document, node: yaml.Node, settings: Settings) -> datetime:
         raise Invalid("publish_at", str(exc), doc.line(node)) from None
 
 
-def check_url(value: str) -> str | None:
-    """Why `value` is not an absolute http(s) URL, or None when it is."""
+def check_url(value: str, *, allow_private: bool = False) -> str | None:
+    """Why `value` is not an absolute http(s) URL on the public internet, or None when it is.
+
+    Offline and fast: only `localhost` and literal addresses are judged here; a name that resolves to a private
+    address is refused when the picture is fetched (bot.channels.http.fetch_image)."""
     if _SPACE_OR_CONTROL.search(value):
         return "contains a space or a control character"
     try:
@@ -230,12 +259,16 @@ def check_url(value: str) -> str | None:
         if not parts.scheme:
             return "must be a whole address starting with https:// (or http://)"
         return f"must be a web address starting with https:// (or http://), not {parts.scheme}:"
-    if not parts.hostname or "." not in parts.hostname.strip(".") and parts.hostname != "localhost":
+    if not parts.hostname or ("." not in parts.hostname.strip(".") and parts.hostname != "localhost"):
         return "has no host name"
     if parts.username or parts.password:
         return "must not carry a user name or password"
     if len(value) > 2000:
         return "is longer than 2,000 characters"
+    local = None if allow_private else literal_private(parts.hostname)
+    if local:
+        return (f"points to {local}, a private or local address: only public internet addresses are allowed "
+                "(BOT_FETCH_ALLOW_PRIVATE=1 allows pictures from an intranet)")
     return None
 
 
@@ -250,7 +283,10 @@ def _url(doc: fm.Document, name: str, node: yaml.Node) -> str:
 def _image(doc: fm.Document, node: yaml.Node, settings: Settings) -> str:
     """An http(s) URL, or media/NAME: a picture stored by `bot media add` in the queue's media folder."""
     value = fm.text(doc, "image", node).strip()
-    why = check_url(value) if _SCHEME.match(value) or value.startswith("//") else media.check_local(settings, value)
+    if _SCHEME.match(value) or value.startswith("//"):
+        why = check_url(value, allow_private=settings.fetch_allow_private)  # an intranet's own picture servers
+    else:
+        why = media.check_local(settings, value)
     if why:
         raise Invalid("image", why, doc.line(node))
     return value
@@ -344,9 +380,12 @@ def load_campaigns(path: Path, queue: Queue) -> bool:
         return False
     where = str(path)
     try:
-        doc = fm.parse_yaml(where, fm.decode(where, path.read_bytes()), "", 1, "campaigns")
+        doc = fm.parse_yaml(where, fm.decode(where, read_file(path, path.parent)), "", 1, "campaigns")
     except Invalid as exc:
         queue.problems.append(Problem(where, exc.field, exc.message, exc.line))
+        return False
+    except OSError as exc:
+        queue.problems.append(Problem(where, "file", f"cannot be read: {exc.strerror}"))
         return False
     ok = True
     for key, node in doc.fields.items():

@@ -6,10 +6,11 @@ The unsubscribe URL arrives as a fixed-length placeholder; per-recipient work la
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import nh3
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
@@ -101,10 +102,7 @@ def subject_for(items: Sequence[Item], settings: Settings) -> str:
 
 def preheader_for(items: Sequence[Item]) -> str:
     """The inbox snippet: the lead item's summary, or the other titles when there are several."""
-    if len(items) > 1:
-        text = "Also: " + "; ".join(i.title for i in items[1:4])
-    else:
-        text = items[0].summary
+    text = "Also: " + "; ".join(i.title for i in items[1:4]) if len(items) > 1 else items[0].summary
     return text if len(text) <= 140 else text[:139].rsplit(" ", 1)[0] + "…"
 
 

@@ -203,8 +203,12 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     lines += [f"PAUSED {kind}: {why}" for kind, why in report.paused.items()]
     if report.retries or report.reconciled:
         lines.append(f"{report.retries} retr{'y' if report.retries == 1 else 'ies'} within the run after transient "
-                     f"faults; {report.reconciled} post(s) found already published after an unclear answer, "
-                     "not posted again")
+                     f"faults; {report.reconciled} post(s) or message(s) found already there after an unclear answer, "
+                     "not handed over again")
+    if report.in_doubt:
+        lines.append(f"{report.in_doubt} message(s) or post(s) were in flight when an earlier run stopped: each was "
+                     "looked for where its channel can tell, else handed over again (an email with the same "
+                     "Message-ID, for receivers to drop a copy)")
     if report.stopped:
         lines.append("stopped before the end; the rest goes out on the next run")
     if report.invalid and not (quiet and not lines):
@@ -307,7 +311,7 @@ def _review_lines(review: dict[str, list[dict[str, Any]]]) -> list[str]:
 class _Plain:
     """Progress as plain lines on stderr, one per tenth of an edition: for logs and pipes."""
 
-    def __enter__(self) -> "_Plain":
+    def __enter__(self) -> _Plain:
         self.shown: dict[int, int] = {}
         return self
 
@@ -327,7 +331,7 @@ class _Plain:
 class _Bar:
     """A rich progress bar per edition, on a terminal."""
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         from rich.progress import Progress
 
         self.bar = Progress(transient=False)

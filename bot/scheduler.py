@@ -1,4 +1,4 @@
-"""The scheduler: decide what is due at a given instant, then have it dispatched; once, in a loop, or on a simulated clock.
+"""The scheduler: decide what is due at an instant, then have it dispatched; once, in a loop, or on a simulated clock.
 
 Everything takes `now` as an argument: the real clock, `--now`, the demo's stepping clock and the tests'
 fixed clock all go through the same code.
@@ -12,11 +12,11 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 
-from . import alerts, mail, queue
+from . import alerts, mail, private, queue
 from .approval import Gate
 from .channels import Channels, OutgoingMail, Sent
 from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
@@ -39,9 +39,8 @@ TEST_TOKEN = "test-copy-token-links-to-nobody0"  # a real token's length; names 
 @contextmanager
 def state_lock(settings: Settings) -> Iterator[None]:
     """Hold BOT_STATE_DIR/herald.lock for as long as this process dispatches, or refuse to start."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.state_dir / "herald.lock"
-    handle = open(path, "a+")
+    path = private.folder(settings.state_dir) / "herald.lock"
+    handle = private.open_lock(path)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -228,7 +227,7 @@ def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str
             newsletter = Newsletter("[TEST] " + last.subject, "", last.html, last.text, last.item_ids)
     prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
                             public_url=settings.effective_public_url, date=now)
-    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
     message = OutgoingMail(f"test-{stamp}", prepared, address, "", TEST_TOKEN,
                            f"<test.{stamp}.{os.getpid()}@{prepared.domain}>")
     channels = Channels(settings)
@@ -245,7 +244,7 @@ def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str
 
 
 def run_forever(settings: Settings, on_report: Callable[[RunReport], None],
-                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                 stopping: threading.Event | None = None) -> None:
     """`bot run`: wake at least every 30 s until SIGINT or SIGTERM (or `stopping` is set, when another part of
     the process owns the signals), which stop it after the message in flight."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -169,11 +170,31 @@ def _optional_address(raw: str) -> str:
     return value
 
 
+# What `bot hash-password` writes (werkzeug's default): scrypt, N = 2**15, r = 8, p = 1, a 16-character salt, a
+# 64-byte digest. Anything weaker (pbkdf2:sha256:1, scrypt with a small N) is guessed offline far faster: refused.
+_SCRYPT_HASH = re.compile(r"scrypt:(\d{1,8}):(\d{1,3}):(\d{1,3})\$[A-Za-z0-9]{16,64}\$[0-9a-f]{128}")
+SCRYPT_AT_LEAST = (2**15, 8, 1)
+_RUN_HASH_PASSWORD = "run bot hash-password and set the line it prints"
+
+
 def _password_hash(raw: str) -> Secret:
-    """The admin password as a hash (from `bot hash-password`), never the password itself."""
+    """The admin password as a hash from `bot hash-password` (or a stronger scrypt), never the password itself."""
     value = raw.strip()
-    if value and not re.fullmatch(r"(scrypt|pbkdf2):[^$\s]+\$[^$\s]+\$[0-9a-f]+", value):
-        raise ValueError("must be a password hash as printed by `bot hash-password`, not the password itself")
+    if not value:
+        return Secret("")
+    found = _SCRYPT_HASH.fullmatch(value)
+    if found is None:
+        what = "is not a hash as bot hash-password writes it (scrypt)" if "$" in value else \
+            "must be a password hash, not the password itself"
+        raise ValueError(f"{what}: {_RUN_HASH_PASSWORD}")
+    n, r, p = (int(group) for group in found.groups())
+    low_n, low_r, low_p = SCRYPT_AT_LEAST
+    if n < low_n or n & (n - 1) or r < low_r or p < low_p:
+        raise ValueError(f"is a weaker scrypt (N={n}, r={r}, p={p}) than bot hash-password writes (N={low_n}, "
+                         f"r={low_r}, p={low_p}): {_RUN_HASH_PASSWORD}")
+    if n * r > 2**21 or p > 16:  # 128 * N * r bytes: more than 256 MB, or minutes, at every sign-in
+        raise ValueError(f"asks scrypt for more than a sign-in can afford (N={n}, r={r}, p={p}; N*r at most "
+                         f"{2**21}, p at most 16): {_RUN_HASH_PASSWORD}")
     return Secret(value)
 
 
@@ -191,6 +212,12 @@ def _one_of(*choices: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _switch(raw: str) -> bool:
+    if raw.strip() not in ("0", "1"):
+        raise ValueError(f"{raw!r} is not 0 or 1")
+    return raw.strip() == "1"
 
 
 def _text(raw: str) -> str:
@@ -233,6 +260,7 @@ SPECS: dict[str, Spec] = {
     "BOT_BLUESKY_BACKEND": Spec("bluesky_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
     "BOT_HTTP_TIMEOUT": Spec("http_timeout", parse_duration, "30s"),
     "BOT_RETRY_BUDGET": Spec("retry_budget", parse_duration, "2m"),
+    "BOT_FETCH_ALLOW_PRIVATE": Spec("fetch_allow_private", _switch, "0"),
     "BOT_ALERT_EMAIL": Spec("alert_email", _optional_address, ""),
     "SMTP_HOST": Spec("smtp_host", _text, "localhost"),
     "SMTP_PORT": Spec("smtp_port", _port, ""),
@@ -300,6 +328,7 @@ class Settings:
     bluesky_backend: str
     http_timeout: timedelta
     retry_budget: timedelta
+    fetch_allow_private: bool  # fetch item pictures from private, loopback and link-local addresses too
     alert_email: str
     smtp_host: str
     smtp_port: int | None
@@ -409,7 +438,35 @@ def load_settings(
             raise ConfigError(f"{sources[name]}: {name}: {exc}") from None
     settings = Settings(**values, sources=sources)
     _check_backends(settings, raw, sources)
+    if not settings.outbox_only:  # something really goes out: its links must not be forgeable
+        check_secret(settings)
     return settings
+
+
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DIFFERENT = 8  # a random hex secret of 32 has about 14; `changeme` four times has 7
+MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def check_secret(settings: Settings) -> None:
+    """Refuse a BOT_SECRET that can be found offline from one unsubscribe link (every key Herald uses comes from it:
+    unsubscribe and confirmation links, staff sessions, calendar feeds). Called whenever a real backend is set, and
+    by `bot serve`. Without BOT_SECRET the outbox's random key is used (BOT_STATE_DIR/secret.key): nothing to check."""
+    value = settings.secret.reveal()
+    if not value:
+        return
+    different = len(set(value))
+    repeated = re.fullmatch(r"(.+?)\1+", value)
+    if len(value) < SECRET_MIN_LENGTH:
+        why = f"is {len(value)} character{'s' if len(value) != 1 else ''}"
+    elif different < SECRET_MIN_DIFFERENT:
+        why = f"has only {different} different character{'s' if different != 1 else ''}"
+    elif repeated:
+        why = f"repeats the same {len(repeated.group(1))} characters"
+    else:
+        return
+    where = settings.sources.get("BOT_SECRET", "environment")
+    raise ConfigError(f"{where}: BOT_SECRET: {why}; use at least {SECRET_MIN_LENGTH} random ones, e.g. {MAKE_SECRET}")
 
 
 def _check_backends(settings: Settings, raw: dict[str, str], sources: dict[str, str]) -> None:
@@ -439,6 +496,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         value = by_attr[spec.attr]
         if isinstance(value, Secret):
             shown = "(set)" if value else "(not set)"
+        elif isinstance(value, bool):  # as it is written in .env
+            shown = "1" if value else "0"
         elif isinstance(value, tuple):
             shown = ", ".join(str(v) for v in value)
         elif isinstance(value, time):

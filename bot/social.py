@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,7 +74,7 @@ def _one_whole_url(link: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _x_length(text: str) -> int:
-    return parse_tweet(text).weightedLength
+    return int(parse_tweet(text).weightedLength)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,13 +277,14 @@ def _facets(text: str, layout: _Layout, link: str | None) -> tuple[dict[str, Any
     return tuple(facets)
 
 
-def payload(post: Post, *, language: str, visibility: str = "public", created_at: datetime | None = None) -> dict[str, Any]:
+def payload(post: Post, *, language: str, visibility: str = "public",
+            created_at: datetime | None = None) -> dict[str, Any]:
     """The exact body of the platform's create call."""
     if post.platform == "x":
         return {"text": post.text}  # POST /2/tweets
     if post.platform == "mastodon":
         return {"status": post.text, "visibility": visibility, "language": language}  # POST /api/v1/statuses
-    when = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = (created_at or datetime.now(UTC)).astimezone(UTC)
     return {  # com.atproto.repo.createRecord's record, an app.bsky.feed.post
         "$type": "app.bsky.feed.post",
         "text": post.text,

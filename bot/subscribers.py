@@ -9,20 +9,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
+import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from . import subscriber_files
+from . import keys, subscriber_files
 from .clock import from_utc_iso, utc_iso
 from .content import Problem
-from .ledger import Ledger
+from .ledger import FIRST_UNLISTED_ID, Ledger
 from .mail import TOKEN_LENGTH
 from .settings import Settings
 
@@ -47,54 +47,62 @@ def clean_name(raw: str) -> str:
 
 
 # --- tokens -----------------------------------------------------------------------------------------
+# An unsubscribe token is 24 bytes in 32 URL-safe characters: the subscriber's id masked (8 bytes), then a 16-byte
+# HMAC of the id, both under the "unsubscribe" key (keys.py), never BOT_SECRET itself. The mask is an HMAC of that
+# tag (a synthetic IV, as in SIV): one subscriber always has the same token, as mail's bytes prepared once and a
+# resend after a crash need, yet no token shows an id, so none tells how many subscribers there are. Ids are never
+# given twice (schema 7), so the token of someone erased names nobody, ever.
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 
 
 def secret_key(settings: Settings) -> bytes:
-    """BOT_SECRET, or for the outbox a random key kept in the state folder (never a fixed default)."""
-    if settings.secret:
-        return settings.secret.reveal().encode()
-    path = settings.state_dir / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(os.urandom(32)).decode())
-    return path.read_text().strip().encode()
+    """The root key that the token functions below take; each derives its own key from it (keys.expand)."""
+    return keys.root(settings)
 
 
-def _mac(key: bytes, purpose: bytes, payload: bytes) -> bytes:
-    return hmac.new(key, purpose + b"\x00" + payload, hashlib.sha256).digest()[:16]
+def _hmac(key: bytes, label: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, label + b"\x00" + payload, hashlib.sha256).digest()
 
 
-def make_token(key: bytes, subscriber_id: int) -> str:
-    """32 URL-safe characters naming one subscriber, unforgeable without the key."""
+def _mask(key: bytes, tag: bytes, ident: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(ident, _hmac(key, b"mask", tag)[:8], strict=True))
+
+
+def make_token(root: bytes, subscriber_id: int) -> str:
+    """32 URL-safe characters naming one subscriber, unforgeable without the key, that show nothing of the id."""
+    key = keys.expand(root, "unsubscribe")
     ident = struct.pack(">Q", subscriber_id)
-    token = base64.urlsafe_b64encode(ident + _mac(key, b"unsubscribe", ident)).decode().rstrip("=")
-    assert len(token) == TOKEN_LENGTH
+    tag = _hmac(key, b"id", ident)[:16]
+    token = base64.urlsafe_b64encode(_mask(key, tag, ident) + tag).decode()
+    if len(token) != TOKEN_LENGTH:  # mail.py splices tokens into prepared bytes: the length is fixed
+        raise ValueError(f"a token of {len(token)} characters, not {TOKEN_LENGTH}")
     return token
 
 
-def read_token(key: bytes, token: str) -> int | None:
+def read_token(root: bytes, token: str) -> int | None:
     """The subscriber a token names, or None; compared in constant time."""
-    if len(token) != TOKEN_LENGTH:
+    if not _TOKEN.fullmatch(token):
         return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (ValueError, TypeError):
-        return None
-    if len(raw) != 24:
-        return None
+    raw = base64.urlsafe_b64decode(token)
+    key = keys.expand(root, "unsubscribe")
+    masked, tag = raw[:8], raw[8:]
+    ident = _mask(key, tag, masked)
+    if hmac.compare_digest(tag, _hmac(key, b"id", ident)[:16]):
+        return int(struct.unpack(">Q", ident)[0])
+    # Mail sent before schema 7 carries the first format: the id in the clear and an HMAC under the root key. It
+    # still unsubscribes its reader; ids from FIRST_UNLISTED_ID on (those given since) never had such a token.
     ident, mac = raw[:8], raw[8:]
-    if not hmac.compare_digest(mac, _mac(key, b"unsubscribe", ident)):
-        return None
-    return int(struct.unpack(">Q", ident)[0])
+    subscriber_id = int(struct.unpack(">Q", ident)[0])
+    if subscriber_id < FIRST_UNLISTED_ID and hmac.compare_digest(mac, _hmac(root, b"unsubscribe", ident)[:16]):
+        return subscriber_id
+    return None
 
 
 def make_confirm_token(key: bytes, email: str, name: str) -> str:
     """A signed, dated link token for double opt-in (itsdangerous): proves the reader holds the mailbox."""
     from itsdangerous import URLSafeTimedSerializer
 
-    return URLSafeTimedSerializer(key, salt="herald-confirm").dumps([email, name])
+    return URLSafeTimedSerializer(keys.expand(key, "confirm"), salt="herald-confirm").dumps([email, name])
 
 
 def read_confirm_token(key: bytes, token: str, max_age: int) -> tuple[str, str] | None:
@@ -102,7 +110,8 @@ def read_confirm_token(key: bytes, token: str, max_age: int) -> tuple[str, str] 
     from itsdangerous import BadSignature, URLSafeTimedSerializer
 
     try:
-        email, name = URLSafeTimedSerializer(key, salt="herald-confirm").loads(token, max_age=max_age)
+        email, name = URLSafeTimedSerializer(keys.expand(key, "confirm"), salt="herald-confirm").loads(
+            token, max_age=max_age)
     except (BadSignature, ValueError, TypeError):
         return None
     return (email, name) if isinstance(email, str) and isinstance(name, str) else None
@@ -158,18 +167,57 @@ def request(ledger: Ledger, email: str, name: str, now: datetime) -> bool:
             ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at) "
                               "VALUES (?, ?, 'pending', 'web', ?, ?)", (email, name, stamp, stamp))
             return True
-        return row["status"] != "active"
+        return bool(row["status"] != "active")
 
 
-def confirm(ledger: Ledger, email: str, name: str, now: datetime) -> None:
-    """A confirmed request: active from now, whatever they were before (they asked, and proved the address)."""
+# Each confirmation link mailed is recorded (a digest, never the link) with its subscriber and the status they had
+# when it was sent, in the table of one-time event ids. A link confirms only while it is recorded and its subscriber
+# still has that status, and confirming spends every link of theirs. So a link works once, and one sent before
+# someone left (or bounced, or was subscribed some other way) never brings them back: only a link asked for since.
+
+
+def _link_id(subscriber_id: int, status: str, token: str) -> str:
+    return f"confirm:{subscriber_id}:{status}:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def _links_of(subscriber_id: int) -> tuple[str, str]:
+    """The range of the ids of one subscriber's links (';' sorts right after ':')."""
+    return f"confirm:{subscriber_id}:", f"confirm:{subscriber_id};"
+
+
+def link_sent(ledger: Ledger, email: str, token: str, now: datetime, keep: timedelta) -> None:
+    """Record the confirmation link mailed to `email` after `request`; forget links older than `keep`, which open
+    nothing any more."""
+    with ledger.transaction():
+        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
+        if row is not None:
+            ledger.db.execute("INSERT INTO webhook_events (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                              (_link_id(row["id"], row["status"], token), utc_iso(now)))
+        ledger.db.execute("DELETE FROM webhook_events WHERE id >= 'confirm:' AND id < 'confirm;' AND at < ?",
+                          (utc_iso(now - keep),))
+
+
+def link_waiting(ledger: Ledger, email: str, token: str) -> bool:
+    """True while the confirmation link `token` (signed for `email`) would still confirm."""
+    row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
+    return row is not None and bool(ledger.db.execute("SELECT 1 FROM webhook_events WHERE id = ?", (
+        _link_id(row["id"], row["status"], token),)).fetchone())
+
+
+def confirm(ledger: Ledger, email: str, name: str, token: str, now: datetime) -> bool:
+    """A confirmed request: active from now, whatever they were before (they asked, and proved the address), if
+    the link `token` is still waiting; every link of theirs is spent. False when that link no longer works."""
     stamp = utc_iso(now)
     with ledger.transaction():
-        ledger.db.execute(
-            "INSERT INTO subscribers (email, name, status, source, created_at, updated_at) "
-            "VALUES (?, ?, 'active', 'web', ?, ?) ON CONFLICT (email) DO UPDATE SET status = 'active', "
-            "unsubscribed_at = NULL, updated_at = excluded.updated_at, "
-            "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END", (email, name, stamp, stamp))
+        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
+        if row is None or ledger.db.execute("SELECT 1 FROM webhook_events WHERE id = ?", (
+                _link_id(row["id"], row["status"], token),)).fetchone() is None:
+            return False
+        ledger.db.execute("DELETE FROM webhook_events WHERE id >= ? AND id < ?", _links_of(row["id"]))
+        ledger.db.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, updated_at = ?, "
+                          "name = CASE WHEN ? != '' THEN ? ELSE name END WHERE id = ?",
+                          (stamp, name, name, row["id"]))
+    return True
 
 
 def unsubscribe(ledger: Ledger, subscriber_id: int, now: datetime) -> bool:

@@ -12,13 +12,14 @@ import base64
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -132,7 +133,7 @@ class MailgunApi(ProviderApi):
         if not self._authorized(request):
             self.refused += 1
             return Answer(401, "Forbidden").response()  # Mailgun's answer to a wrong key, as text
-        if not request.mimetype == "multipart/form-data":
+        if request.mimetype != "multipart/form-data":
             self._problem(f"/messages: Content-Type {request.mimetype!r}, not multipart/form-data")
         # A batch of 1,000 has more parts than werkzeug parses by default.
         request.max_form_parts = 10_000
@@ -148,7 +149,7 @@ class MailgunApi(ProviderApi):
             variables = {}
         answer = Answer(400, {"message": problems[0]}) if problems else self._next()
         if answer is None:
-            answer = Answer(200, {"id": f"<{datetime.now(timezone.utc):%Y%m%d%H%M%S}.{secrets.token_hex(8)}"
+            answer = Answer(200, {"id": f"<{datetime.now(UTC):%Y%m%d%H%M%S}.{secrets.token_hex(8)}"
                                         f"@{self.domain}>", "message": "Queued. Thank you."})
         remote_id = answer.body.get("id") if isinstance(answer.body, dict) else None
         self.calls.append(MailgunCall(fields, to, variables, answer.status, remote_id))

@@ -10,7 +10,9 @@ and localhost generated once per test process; `users` (login -> password) to re
 `refuse(address, reply)` to answer one recipient with a reply such as "550 5.1.1 No such user" at RCPT
 (or, with `at="DATA"`, after its message data), `accept(address)` to stop; `drop_after=k` to close the
 connection after the k-th message, once: after answering it (the client knows it arrived) or, with
-`answer_before_drop=False`, without answering (the client cannot know, and will likely send it again).
+`answer_before_drop=False`, without answering (the client cannot know, and will likely send it again);
+`hold()` to keep every message's DATA unanswered until `release()`, so a test can see what a client does while a
+mail server is slow (stop() releases it too).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, AnyStr
 
@@ -49,7 +51,7 @@ class Received:
         return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def certificate() -> tuple[Path, Path]:
     """(certificate PEM, private key PEM): self-signed for 127.0.0.1 and localhost, made once per process."""
     from cryptography import x509
@@ -59,7 +61,7 @@ def certificate() -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Herald test SMTP server")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     public = key.public_key()
     cert = (
         x509.CertificateBuilder()
@@ -109,7 +111,7 @@ class _Connection(SMTP):
 
 
 class _Handler:
-    def __init__(self, server: "SmtpServer") -> None:
+    def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
     async def handle_MAIL(self, smtp: SMTP, session: Session, envelope: Envelope, address: str,
@@ -130,6 +132,9 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        if not self.server._released.is_set():
+            # Waited for in a worker thread: the server's loop goes on serving the other connections meanwhile.
+            await asyncio.to_thread(self.server._released.wait)
         for address in envelope.rcpt_tos:
             reply = self.server._replies.get(("DATA", address.lower()))
             if reply:
@@ -157,7 +162,7 @@ class _Handler:
 
 
 class _Controller(Controller):
-    def __init__(self, server: "SmtpServer", **kwargs: Any) -> None:
+    def __init__(self, server: SmtpServer, **kwargs: Any) -> None:
         super().__init__(_Handler(server), hostname="127.0.0.1", port=0, **kwargs)
         self.owner = server
 
@@ -191,6 +196,8 @@ class SmtpServer:
         self._sessions = 0
         self._quits = 0
         self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._released.set()
         self._tls: ssl.SSLContext | None = None
         if security != "none":
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -229,9 +236,16 @@ class SmtpServer:
         for at in ("RCPT", "DATA"):
             self._replies.pop((at, address.lower()), None)
 
+    def hold(self) -> None:
+        """Leave every message's DATA unanswered (the client waits) until `release()`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     # --- running ------------------------------------------------------------------------------------
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self._controller.start()
         self.port = self._controller.port
         with self._lock:
@@ -239,9 +253,10 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
+        self.release()  # a held message would keep the server's loop from stopping
         self._controller.stop()
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -5,7 +5,8 @@ request's documented shape: method, path, bearer token, JSON keys and types, $ty
 facet byte ranges. A request of the wrong shape is answered 400 and noted in `problems`, which the
 fixtures require to be empty at the end of each test. Tests script faults per route (`fault`): an error
 answer before or after the call took effect, or an answer held back until the test is over, so that the
-client times out after the server acted. Both also serve images, without auth, under /media/.
+client times out after the server acted. Both also serve images, without auth, under /media/, and any
+page a test sets (`page`: an error page, a redirect, a slow drip).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import regex
 from pytest_httpserver import HTTPServer
@@ -79,6 +81,7 @@ class Service:
         self.requests: list[Seen] = []
         self.problems: list[str] = []
         self.images: dict[str, tuple[bytes, str]] = {}
+        self.pages: dict[str, Callable[[], Response]] = {}  # path -> a fresh answer for each GET (a redirect, a drip)
         self.faults: dict[str, list[Fault]] = {}
         self.released = threading.Event()
         self.lock = threading.RLock()
@@ -93,6 +96,11 @@ class Service:
         self.images[f"/media/{name}"] = (data, kind)
         return f"{self.url}/media/{name}"
 
+    def page(self, path: str, answer: Callable[[], Response]) -> str:
+        """Serve GET `path` with whatever `answer` makes (an image host's error page, a redirect, a drip)."""
+        self.pages[path] = answer
+        return f"{self.url}{path}"
+
     def calls(self, endpoint: str) -> list[Seen]:
         """The requests `endpoint` received, in order."""
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -105,6 +113,8 @@ class Service:
             seen.files = {name: (f.read(), f.mimetype) for name, f in request.files.items()}
         with self.lock:
             self.requests.append(seen)
+        if request.method == "GET" and request.path in self.pages:
+            return self.pages[request.path]()
         if request.method == "GET" and request.path in self.images:
             data, kind = self.images[request.path]
             return Response(data, content_type=kind)

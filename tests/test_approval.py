@@ -158,9 +158,8 @@ def test_a_retry_of_a_held_post_shows_as_held(settings: Settings, write_item: Ca
 
 
 def _printed(status: dict[str, object]) -> str:
-    from click.testing import CliRunner as Runner
-
     import click
+    from click.testing import CliRunner as Runner
 
     @click.command()
     def show() -> None:

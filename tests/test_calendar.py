@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,7 +70,7 @@ def test_a_daylight_saving_week_keeps_every_local_time(make_settings: Callable[.
     expected_after = datetime.fromisoformat(posts[("after-the-change", "x")])
     assert starts["before-the-change.x@news.example.org"] == expected_before  # the same instant, zone and all
     assert starts["after-the-change.x@news.example.org"] == expected_after
-    assert starts["after-the-change.x@news.example.org"].astimezone(timezone.utc).hour == \
+    assert starts["after-the-change.x@news.example.org"].astimezone(UTC).hour == \
         (8 if offsets[1] == "+01:00" else 7)
     assert [z["TZID"] for z in parsed.walk("VTIMEZONE")] == ["Europe/Zurich"]
 
@@ -130,9 +130,9 @@ def sign_in(base: str, email: str) -> requests.Session:
 def test_the_page_and_each_persons_secret_feed(make_settings: Callable[..., Settings],
                                                write_item: Callable[..., Path]) -> None:
     settings = make_settings(BOT_PUBLIC_URL="")
-    soon = (datetime.now(timezone.utc) + timedelta(days=3)).astimezone(ZURICH)
+    soon = (datetime.now(UTC) + timedelta(days=3)).astimezone(ZURICH)
     item(write_item, "coming-soon", f"{soon:%Y-%m-%d} 09:00")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Ledger.open(settings.state_dir) as ledger:
         staff.add(ledger, "ed@example.org", "editor", PASSWORD, "test", now)
         staff.add(ledger, "ana@example.org", "admin", PASSWORD, "test", now)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import stat
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import media
-from bot.channels import open_channel
+from bot import media, queue, social
+from bot.channels import Failed, OutgoingPost, Sent, open_channel
 from bot.clock import from_utc_iso
 from bot.dispatch import RunReport
 from bot.ledger import Delivery, Ledger
@@ -70,8 +71,8 @@ def went_out(report: RunReport) -> bool:
     return bool(report.posted) and not (report.failed or report.deferred or report.paused)
 
 
-def record_of(pds: BlueskyServer, settings: Settings, item: str) -> dict[str, Any]:
-    uri = delivery(settings, item).remote_id or ""
+def record_of(pds: BlueskyServer, settings: Settings, item: str, uri: str | None = None) -> dict[str, Any]:
+    uri = uri or delivery(settings, item).remote_id or ""
     return pds.records[uri.rsplit("/", 1)[-1]]["value"]
 
 
@@ -278,7 +279,8 @@ def queue_with(tmp_path: Path, pds: BlueskyServer, *, link: bool, image: bytes) 
 
 
 def test_a_link_cards_thumb_is_the_items_image_uploaded_as_a_blob(settings_for, pds, tmp_path: Path) -> None:
-    settings = settings_for(BOT_QUEUE_DIR=str(queue_with(tmp_path, pds, link=True, image=SMALL)))
+    settings = settings_for(BOT_QUEUE_DIR=str(queue_with(tmp_path, pds, link=True, image=SMALL)),
+                            BOT_FETCH_ALLOW_PRIVATE="1")  # the picture is on this machine
     assert went_out(run_once(settings, AT))
 
     [upload] = pds.calls("upload_blob")
@@ -290,7 +292,8 @@ def test_a_link_cards_thumb_is_the_items_image_uploaded_as_a_blob(settings_for, 
 
 
 def test_an_image_without_a_link_is_posted_as_an_image_with_its_alt_text(settings_for, pds, tmp_path: Path) -> None:
-    settings = settings_for(BOT_QUEUE_DIR=str(queue_with(tmp_path, pds, link=False, image=SMALL)))
+    settings = settings_for(BOT_QUEUE_DIR=str(queue_with(tmp_path, pds, link=False, image=SMALL)),
+                            BOT_FETCH_ALLOW_PRIVATE="1")  # the picture is on this machine
     assert went_out(run_once(settings, AT))
 
     [cid] = pds.blobs
@@ -300,7 +303,8 @@ def test_an_image_without_a_link_is_posted_as_an_image_with_its_alt_text(setting
 
 def test_an_image_over_a_million_bytes_leaves_the_card_without_a_thumb(settings_for, pds, tmp_path: Path) -> None:
     big = SMALL + bytes(1_000_001 - len(SMALL))
-    settings = settings_for(BOT_QUEUE_DIR=str(queue_with(tmp_path, pds, link=True, image=big)))
+    settings = settings_for(BOT_QUEUE_DIR=str(queue_with(tmp_path, pds, link=True, image=big)),
+                            BOT_FETCH_ALLOW_PRIVATE="1")  # the picture is on this machine
     assert went_out(run_once(settings, AT))
 
     assert not pds.calls("upload_blob")
@@ -344,3 +348,49 @@ def test_check_names_the_account(settings_for, pds) -> None:
     finally:
         channel.close()
     assert not pds.calls("create_record")
+
+
+# --- pictures from hostile addresses --------------------------------------------------------------------------
+
+METADATA_URL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/herald"
+
+
+@pytest.fixture
+def trap(pds: BlueskyServer, monkeypatch: pytest.MonkeyPatch) -> BlueskyServer:
+    """Whatever is addressed to another host reaches the local PDS as a proxy and is recorded there, where the
+    metadata address answers like a cloud's: so that even an unguarded fetch never leaves this machine."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, pds.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1")
+    pds.images[METADATA_URL.removeprefix("http://169.254.169.254")] = (b"AccessKeyId=ASIAEXAMPLE", "image/png")
+    return pds
+
+
+def hostile_post(settings: Settings, image: str, *, link: bool) -> OutgoingPost:
+    """The sample item's post as dispatch hands it over, with `image` as its picture: what validation would
+    refuse, so this is the guard at fetch time."""
+    item = {i.id: i for i in queue.load(settings).items}[ITEM]
+    body = social.payload(social.compose(item, "bluesky"), language="en", created_at=AT)
+    return OutgoingPost(f"{ITEM}-bluesky", "bluesky", ITEM, body, item.link if link else None, item.title,
+                        item.summary, image, ALT, AT)
+
+
+@pytest.mark.parametrize("link", [True, False], ids=["card-thumb", "image"])
+def test_a_picture_on_the_cloud_metadata_address_is_never_fetched(settings_for, trap, link: bool) -> None:
+    settings = settings_for()
+    channel = open_channel(settings, "bluesky")
+    assert channel is not None
+    try:
+        [outcome] = channel.send([hostile_post(settings, METADATA_URL, link=link)])
+    finally:
+        channel.close()
+
+    assert [r.path for r in trap.requests if r.headers.get("Host") == "169.254.169.254"] == []
+    assert not trap.calls("upload_blob")
+    if link:  # the card is worth posting without its picture, as with one too big
+        assert isinstance(outcome, Sent)
+        assert "thumb" not in record_of(trap, settings, ITEM, outcome.remote_id)["embed"]["external"]
+    else:
+        assert isinstance(outcome, Failed) and not outcome.transient
+        assert "169.254.169.254 is not a public address" in outcome.error and not trap.records

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -173,7 +173,7 @@ def _mail(edition: PreparedEdition, n: int) -> OutgoingMail:
 def test_a_batch_holding_two_editions_is_one_call_per_edition_with_outcomes_in_order(
         configure: Callable[..., Settings], mailgun: MailgunApi) -> None:
     settings = configure()
-    parts = dict(mail_from=settings.mail_from, public_url=settings.public_url, date=datetime.now(timezone.utc))
+    parts = dict(mail_from=settings.mail_from, public_url=settings.public_url, date=datetime.now(UTC))
     first, second = (prepare(Newsletter(subject, "", f"<p>{TOKEN_PLACEHOLDER}</p>" * 2, f"{TOKEN_PLACEHOLDER}\n" * 2,
                                         ()), **parts) for subject in ("First", "Second"))
     channel = open_channel(settings, "email")
@@ -216,7 +216,7 @@ def test_check_reads_the_domain_and_says_its_state(configure: Callable[..., Sett
 def test_a_notice_goes_without_list_headers_or_html(configure: Callable[..., Settings], mailgun: MailgunApi) -> None:
     settings = configure()
     notice = prepare_notice("Herald: 3 emails failed", "Edition 1: 3 emails failed.\n", mail_from=settings.mail_from,
-                            date=datetime.now(timezone.utc))
+                            date=datetime.now(UTC))
     channel = open_channel(settings, "email")
     assert channel is not None
     try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +19,14 @@ from bot.settings import Settings
 from bot.subscribers import read_token, secret_key
 
 from .conftest import SAMPLE_QUEUE
-from .mail_api_servers import SendGridApi, add_subscribers, assert_key_nowhere, email_deliveries, local_server, sendgrid_error
+from .mail_api_servers import (
+    SendGridApi,
+    add_subscribers,
+    assert_key_nowhere,
+    email_deliveries,
+    local_server,
+    sendgrid_error,
+)
 
 KEY = "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"
 SECRET = "a-long-random-secret-for-unsubscribe-links"
@@ -168,7 +175,7 @@ def test_check_says_whether_the_key_may_send_mail(configure: Callable[..., Setti
     try:
         assert "mail.send" in channel.check()
         sendgrid.scopes = ["user.profile.read", "stats.read"]
-        with pytest.raises(FinalChannelError, match="mail.send"):
+        with pytest.raises(FinalChannelError, match=r"mail\.send"):
             channel.check()
     finally:
         channel.close()
@@ -185,7 +192,7 @@ def test_check_says_whether_the_key_may_send_mail(configure: Callable[..., Setti
 def test_a_notice_goes_without_list_headers_or_html(configure: Callable[..., Settings], sendgrid: SendGridApi) -> None:
     settings = configure()
     notice = prepare_notice("Herald: 3 emails failed", "Edition 1: 3 emails failed.\n", mail_from=settings.mail_from,
-                            date=datetime.now(timezone.utc))
+                            date=datetime.now(UTC))
     channel = open_channel(settings, "email")
     assert channel is not None
     try:

@@ -6,10 +6,10 @@ import logging
 import socket
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +62,7 @@ def smtp_settings(make_settings: MakeSettings, server: SmtpServer, **extra: str)
 def subscribe(settings: Settings, addresses: list[str]) -> None:
     with Ledger.open(settings.state_dir) as ledger:
         for address in addresses:
-            subscribers.add(ledger, address, "", datetime(2019, 1, 1, tzinfo=timezone.utc))
+            subscribers.add(ledger, address, "", datetime(2019, 1, 1, tzinfo=UTC))
 
 
 def email_deliveries(settings: Settings) -> dict[str, Delivery]:

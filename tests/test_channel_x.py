@@ -7,15 +7,15 @@ a run and each retry is a later run_once: no test depends on timing.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import media, queue, social
-from bot.channels import OutgoingPost, Sent, open_channel
+from bot.channels import Failed, OutgoingPost, Sent, open_channel
 from bot.clock import utc_iso
 from bot.ledger import Delivery, Ledger
 from bot.scheduler import run_once
@@ -108,7 +108,7 @@ image_alt: "Five women stand in front of the Palais des Nations, holding a banne
 hashtags: [WHRDs]
 ---
 """, encoding="utf-8")
-    settings = x_settings(BOT_QUEUE_DIR=str(folder))
+    settings = x_settings(BOT_QUEUE_DIR=str(folder), BOT_FETCH_ALLOW_PRIVATE="1")  # the picture is on this machine
     report = run_once(settings, datetime(2019, 7, 9, 11, 0, tzinfo=ZURICH))
 
     assert x_server.routes() == ["GET /media/defenders.png", "POST /2/media/upload", "POST /2/media/metadata",
@@ -268,3 +268,25 @@ def test_check_names_the_account_through_the_configured_base_url(x_settings, x_s
         channel.close()
     [call] = x_server.requests
     assert call.route == "GET /2/users/me" and call.signed and call.path == "/2/users/me"
+
+
+@pytest.mark.parametrize("image", ["http://169.254.169.254/latest/meta-data/iam/security-credentials/herald",
+                                   "http://[::ffff:a9fe:a9fe]/latest/meta-data/", "http://2852039166/latest/meta-data/"],
+                         ids=["metadata", "metadata-as-ipv6", "metadata-as-a-number"])
+def test_a_picture_on_the_cloud_metadata_address_fails_for_good_without_any_request(x_settings, x_server: XServer,
+                                                                                     image: str) -> None:
+    settings = x_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE))
+    item = {i.id: i for i in queue.load(settings).items}[SAMPLE_ITEM]
+    post = OutgoingPost(f"{SAMPLE_ITEM}-x", "x", SAMPLE_ITEM, {"text": composed_text(settings, SAMPLE_ITEM)},
+                        item.link, item.title, item.summary, image, "The Council chamber")
+    channel = open_channel(settings, "x")
+    assert channel is not None
+    try:
+        [outcome] = channel.send([post])
+    finally:
+        channel.close()
+
+    assert x_server.escaped == []  # nothing went to 169.254.169.254, not even through the proxy
+    assert x_server.routes() == []
+    assert isinstance(outcome, Failed) and not outcome.transient
+    assert "169.254.169.254" in outcome.error and "is not a public address: refused" in outcome.error

@@ -108,7 +108,7 @@ def test_run_loop_holds_the_lock_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
         assert second.returncode == 1
         assert "is already dispatching from" in second.stderr and "Traceback" not in second.stderr
         loop.send_signal(signal.SIGTERM)
-        out, err = loop.communicate(timeout=60)
+        _out, err = loop.communicate(timeout=60)
         assert loop.returncode == 0, err
         assert "stopping after the message in flight" in err
     finally:

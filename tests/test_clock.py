@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,14 +14,14 @@ ZURICH = ZoneInfo("Europe/Zurich")
 
 
 def test_local_time_is_in_the_given_zone() -> None:
-    assert parse_instant("2019-07-12 09:00", ZURICH) == datetime(2019, 7, 12, 7, 0, tzinfo=timezone.utc)
+    assert parse_instant("2019-07-12 09:00", ZURICH) == datetime(2019, 7, 12, 7, 0, tzinfo=UTC)
 
 
 def test_an_offset_or_a_named_zone_wins() -> None:
-    assert parse_instant("2019-07-12T09:00+00:00", ZURICH) == datetime(2019, 7, 12, 9, 0, tzinfo=timezone.utc)
-    assert parse_instant("2019-07-12T09:00Z", ZURICH) == datetime(2019, 7, 12, 9, 0, tzinfo=timezone.utc)
+    assert parse_instant("2019-07-12T09:00+00:00", ZURICH) == datetime(2019, 7, 12, 9, 0, tzinfo=UTC)
+    assert parse_instant("2019-07-12T09:00Z", ZURICH) == datetime(2019, 7, 12, 9, 0, tzinfo=UTC)
     new_york = parse_instant("2019-07-12 09:00 America/New_York", ZURICH)
-    assert new_york == datetime(2019, 7, 12, 13, 0, tzinfo=timezone.utc)
+    assert new_york == datetime(2019, 7, 12, 13, 0, tzinfo=UTC)
 
 
 def test_a_time_the_clocks_skip_is_refused() -> None:
@@ -35,7 +35,7 @@ def test_slots_keep_local_time_across_daylight_saving() -> None:
     end = datetime(2019, 11, 3, tzinfo=ZURICH)
     slots = list(slots_between(friday_10, ZURICH, start, end))
     assert [s.astimezone(ZURICH).strftime("%a %d %H:%M") for s in slots] == ["Fri 25 10:00", "Fri 01 10:00"]
-    assert [s.astimezone(timezone.utc).hour for s in slots] == [8, 9]  # CEST, then CET
+    assert [s.astimezone(UTC).hour for s in slots] == [8, 9]  # CEST, then CET
 
 
 def test_previous_and_next_slot() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def site(make_settings: Callable[..., Settings], tmp_path: Path) -> Settings:
     shutil.copy(SAMPLE_QUEUE / "campaigns.yaml", tmp_path / "queue")
     shutil.copy(SAMPLE_QUEUE / "2019-07-05-iesogi-vote-next-week.md", tmp_path / "queue")
     settings = make_settings(BOT_QUEUE_DIR=str(tmp_path / "queue"), BOT_APPROVAL="required")
-    now = datetime(2019, 7, 1, tzinfo=timezone.utc)
+    now = datetime(2019, 7, 1, tzinfo=UTC)
     with Ledger.open(settings.state_dir) as ledger:
         staff.add(ledger, "ed@example.org", "editor", PASSWORD, "test", now)
         staff.add(ledger, "ana@example.org", "approver", PASSWORD, "test", now)
@@ -132,7 +132,7 @@ def _run(site: Settings, now: str) -> Any:
 
 
 def test_every_staff_page_passes_axe_and_fits_a_phone_and_a_desktop(site: Settings) -> None:
-    run_once(site, datetime(2019, 7, 9, 9, 0, tzinfo=timezone.utc))  # a missed post for the agenda to show
+    run_once(site, datetime(2019, 7, 9, 9, 0, tzinfo=UTC))  # a missed post for the agenda to show
     shutil.copy(SAMPLE_QUEUE / "2019-07-05-iesogi-vote-next-week.md", site.queue_dir / f"{LONG_ID}.md")
     (site.queue_dir / f"{LONG_ID[:-1]}b.md").write_text("not front matter\n")  # listed apart, as invalid
     axe = Axe()

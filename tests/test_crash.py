@@ -10,17 +10,24 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.ledger import Ledger
+from bot.scheduler import run_once
+from bot.settings import load_settings
 
 from .conftest import BASE, SAMPLE_QUEUE
 from .smtp_server import SmtpServer
+from .social_servers import Fault, MastodonServer, serving
 
 SUBSCRIBERS = 3000
 NOW = "2019-07-12T10:00"  # the sample's Friday slot
+ZURICH = ZoneInfo("Europe/Zurich")
+SECRET = "crash-test-secret-7Hq2xVb9LmKe4TzR8wYp3NcJ"
 
 
 def populate(state: Path, count: int) -> None:
@@ -33,7 +40,7 @@ def populate(state: Path, count: int) -> None:
 def environment(state: Path, server: SmtpServer, connections: int) -> dict[str, str]:
     return dict(os.environ, **BASE, BOT_STATE_DIR=str(state), BOT_QUEUE_DIR=str(SAMPLE_QUEUE),
                 BOT_EMAIL_BACKEND="smtp", SMTP_HOST=server.host, SMTP_PORT=str(server.port), SMTP_SECURITY="none",
-                SMTP_CONNECTIONS=str(connections), BOT_SECRET="crash-test-secret", BOT_X_BACKEND="off",
+                SMTP_CONNECTIONS=str(connections), BOT_SECRET=SECRET, BOT_X_BACKEND="off",
                 BOT_MASTODON_BACKEND="off", BOT_BLUESKY_BACKEND="off", BOT_RETRY_BUDGET="0s")
 
 
@@ -93,3 +100,56 @@ def test_two_runners_started_together_never_both_dispatch(tmp_path: Path) -> Non
         assert len(refused) <= 1 and all("Traceback" not in out for out in outputs)
         with Ledger.open(state) as ledger:
             assert {d.attempts for d in ledger.deliveries("channel = 'email'")} == {1}
+
+
+# --- `sending`: what a run had in flight when it died, and what the next run does with it --------------------
+
+
+def test_emails_in_flight_when_a_run_died_are_known_and_sent_again_with_the_same_message_id(tmp_path: Path) -> None:
+    state = tmp_path / "var"
+    populate(state, 300)
+    with SmtpServer() as server:
+        env = environment(state, server, 1)
+        run = start(env)
+        while len(server.messages) < 120 and run.poll() is None:
+            time.sleep(0.005)  # waiting for an event (the 120th message), not for a duration
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        with Ledger.open(state) as ledger:
+            in_flight = ledger.edition_counts(1).get("sending", 0)
+        report = run_once(load_settings(environ=env, env_file=None), datetime(2019, 7, 12, 10, 0, tzinfo=ZURICH))
+        received = Counter(r for message in server.messages for r in message.recipients)
+        ids = {(m.recipients[0], m.parsed()["Message-ID"]) for m in server.messages}
+
+    # One connection: exactly one message was handed over without its answer recorded. The next run knows it
+    # (it says so), sends it again with the same Message-ID, and sends every other message exactly once.
+    assert report.in_doubt == 1 and report.ok
+    assert len(received) == 300 and sum(received.values()) - 300 <= 1
+    assert len(ids) == 300
+    assert in_flight == 1
+
+
+def test_a_post_in_flight_when_a_run_died_is_looked_for_on_the_platform_not_posted_again(tmp_path: Path) -> None:
+    state = tmp_path / "var"
+    item = "2019-07-12-iesogi-mandate-renewed"
+    with serving(MastodonServer) as mastodon:
+        mastodon.fault("create_status", Fault(hold=True))  # Mastodon takes the post; its answer never comes
+        env = dict(os.environ, **BASE, BOT_STATE_DIR=str(state), BOT_QUEUE_DIR=str(SAMPLE_QUEUE),
+                   BOT_EMAIL_BACKEND="off", BOT_X_BACKEND="off", BOT_BLUESKY_BACKEND="off",
+                   BOT_MASTODON_BACKEND="api", MASTODON_BASE_URL=mastodon.url,
+                   MASTODON_ACCESS_TOKEN=mastodon.token, BOT_RETRY_BUDGET="0s")
+        run = subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/nonexistent", "run", "--once", "--now",
+                                "2019-07-12T15:30"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not mastodon.statuses and run.poll() is None:
+            time.sleep(0.005)  # waiting for an event (the status exists), not for a duration
+        run.send_signal(signal.SIGKILL)  # the machine dies while Mastodon's answer is on its way
+        run.wait()
+        mastodon.released.set()
+        with Ledger.open(state) as ledger:
+            left = ledger.post(item, "mastodon")
+        report = run_once(load_settings(environ=env, env_file=None), datetime(2019, 7, 12, 15, 31, tzinfo=ZURICH))
+        [status] = mastodon.statuses
+
+    assert len(mastodon.calls("create_status")) == 1  # found among the recent statuses, not posted again
+    assert report.in_doubt == 1 and report.reconciled == 1 and report.posted == [(item, "mastodon", status["id"])]
+    assert left is not None and (left.status, left.attempts) == ("sending", 1)

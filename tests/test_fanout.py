@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from bot.fanout import Throttle
@@ -32,7 +33,7 @@ def test_the_rate_cap_spaces_messages_evenly() -> None:
         starts.append(time.clock())
     assert starts[0] == 0.0
     assert abs(starts[-1] - 199 / 50) < 1e-9  # 200 messages at 50 a second: the last leaves at 3.98 s
-    gaps = {round(b - a, 9) for a, b in zip(starts, starts[1:])}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(starts)}
     assert gaps == {0.02}
 
 

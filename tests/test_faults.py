@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,7 +45,8 @@ def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SmtpServer, Masto
 def configure(make_settings, servers, **extra: str) -> Settings:
     smtp, mastodon, pds, x = servers
     values = dict(
-        BOT_QUEUE_DIR=str(SAMPLE_QUEUE), BOT_RETRY_BUDGET="0s", BOT_HTTP_TIMEOUT="2s", BOT_SECRET="s3cret-signing-key",
+        BOT_QUEUE_DIR=str(SAMPLE_QUEUE), BOT_RETRY_BUDGET="0s", BOT_HTTP_TIMEOUT="2s",
+        BOT_SECRET="s3cret-signing-key-9QxT4mZ7wKc2LpV8",
         BOT_EMAIL_BACKEND="smtp", SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port), SMTP_SECURITY="none",
         BOT_MASTODON_BACKEND="api", MASTODON_BASE_URL=mastodon.url, MASTODON_ACCESS_TOKEN=mastodon.token,
         BOT_BLUESKY_BACKEND="api", BLUESKY_SERVICE=pds.url, BLUESKY_HANDLE=pds.handle_name,
@@ -121,7 +122,7 @@ def test_no_secret_in_anything_a_run_writes(make_settings, servers, tmp_path: Pa
                                             caplog: pytest.LogCaptureFixture) -> None:
     """Every secret set to a marker; runs with faults, doctor, status, config; then grep everything written."""
     smtp, mastodon, pds, x = servers
-    markers = {"BOT_SECRET": "MARKER-bot-secret-71c3", "SMTP_PASSWORD": "MARKER-smtp-password-5e2a",
+    markers = {"BOT_SECRET": "MARKER-bot-secret-71c3-5hJ8qWzX2nPd", "SMTP_PASSWORD": "MARKER-smtp-password-5e2a",
                "MAILGUN_API_KEY": "MARKER-mailgun-9a0b", "SENDGRID_API_KEY": "MARKER-sendgrid-44d1",
                "MAILGUN_WEBHOOK_SIGNING_KEY": "MARKER-mg-webhook-7f7f"}
     settings = configure(make_settings, servers, **markers, SMTP_USERNAME="newsletter")
@@ -137,8 +138,8 @@ def test_no_secret_in_anything_a_run_writes(make_settings, servers, tmp_path: Pa
                "BOT_X_BACKEND": "outbox", "BOT_MASTODON_BACKEND": "outbox", "BOT_BLUESKY_BACKEND": "outbox",
                **markers}.items()}}
     outputs = []
-    for args in (["doctor"], ["status", "--json"], ["status"], ["config"], ["run", "--once", "--now", "2019-07-12T11:00"],
-                 ["--debug", "doctor"]):
+    for args in (["doctor"], ["status", "--json"], ["status"], ["config"],
+                 ["run", "--once", "--now", "2019-07-12T11:00"], ["--debug", "doctor"]):
         result = CliRunner().invoke(cli, ["--env-file", "/nonexistent", *args], env=env)
         outputs.append(result.output + (repr(result.exception) if result.exception else ""))
     written = b"".join(p.read_bytes() for p in settings.state_dir.rglob("*") if p.is_file())

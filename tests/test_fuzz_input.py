@@ -4,7 +4,7 @@ the field, never a traceback; valid items beside them are still dispatched, inva
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
@@ -29,7 +29,8 @@ scalar = st.one_of(
     st.sampled_from(["", "~", "null", "yes", "No", "2019-02-30", "2019-07-12", "2019-07-12 09:00", "12:30",
                      "#RenewIESOGI", "Join #RenewIESOGI", "&a x", "*a", "!!python/object:os.system", "|", ">-",
                      "[", "{", "]", "'", '"', "javascript:alert(1)", "https://example.org/x", "\t", "- x",
-                     "key: value", "%TAG", "@handle", "`", "\u202e", "\ufeff", "e\u0301", "\U0001F469\u200d\U0001F467"]),
+                     "key: value", "%TAG", "@handle", "`", "\u202e", "\ufeff", "e\u0301",
+                     "\U0001F469\u200d\U0001F467"]),
 )
 value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                       st.dictionaries(st.sampled_from(FIELDS), inner, max_size=3)),
@@ -102,7 +103,7 @@ def test_valid_items_are_dispatched_beside_fuzzed_ones_and_invalid_ones_never(tm
     (config.queue_dir / "bomb.md").write_text(f"---\n{ALIAS_BOMB}date: 2019-07-12\nsummary: s\n---\n")
     (config.queue_dir / "binary.md").write_bytes(bytes(range(256)) * 4)
     (config.queue_dir / "nested.md").write_text("---\ntitle: " + "[" * 50_000 + "\n---\n")
-    report = run_once(config, datetime(2019, 7, 12, 9, 0, tzinfo=timezone.utc))
+    report = run_once(config, datetime(2019, 7, 12, 9, 0, tzinfo=UTC))
     assert {i for i, _, _ in report.posted} == {"good"}
     assert {Path(p.path).name for p in report.invalid} == {"bomb.md", "binary.md", "nested.md"}
     outbox = {p.name for p in (tmp_path / "var" / "outbox").rglob("*.json")}
@@ -128,7 +129,7 @@ def test_any_subscriber_csv_imports_what_is_valid_and_names_the_rest(data: bytes
         path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
         with Ledger.open(folder / "var") as ledger:
             try:
-                report = subscribers.import_csv(ledger, path, datetime(2019, 7, 1, tzinfo=timezone.utc))
+                report = subscribers.import_csv(ledger, path, datetime(2019, 7, 1, tzinfo=UTC))
             except ContentError as exc:
                 event(f"refused: {exc.field}")
                 assert str(exc).startswith(str(path)) and exc.field

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ def test_init_in_an_empty_folder_then_validate(tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     result = bot("init", "--timezone", "Europe/Zurich")
     assert result.exit_code == 0, result.output
-    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Europe/Zurich")).date().isoformat()
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Zurich")).date().isoformat()
     [item] = (tmp_path / "content_queue").glob("*.md")
     assert item.name.startswith(today)
     assert set(files(tmp_path)) == {".env", "content_queue/campaigns.yaml", f"content_queue/{item.name}"}

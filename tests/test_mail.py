@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
 import pytest
@@ -12,7 +12,7 @@ from bot.content import Item
 from bot.errors import ConfigError
 from bot.settings import Settings
 
-SENT = datetime(2019, 7, 26, 8, 0, tzinfo=timezone.utc)
+SENT = datetime(2019, 7, 26, 8, 0, tzinfo=UTC)
 
 
 def prepared(settings: Settings, items: list[Item]) -> mail.PreparedEdition:

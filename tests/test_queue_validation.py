@@ -33,6 +33,10 @@ ITEM_CASES: dict[str, tuple[str, str, int | None]] = {
     "image_without_alt": ("image_alt", "is required when image is set", 5),
     "image_alt_without_image": ("image_alt", "has no image to go with", 5),
     "image_data_url": ("image", "not data:", 5),
+    "image_private_address": ("image", "points to 169.254.169.254, a private or local address", 5),
+    "image_localhost": ("image", "points to localhost, a private or local address", 5),
+    "image_loopback_spelled_oddly": ("image", "points to 0177.0.0.1 (127.0.0.1), a private or local", 5),
+    "link_private_address": ("link", "points to 10.0.0.7, a private or local address", 5),
     "unknown_channel": ("channels", "unknown channel 'twitter'", 5),
     "no_channels": ("channels", "is empty", 5),
     "unknown_campaign": ("campaign", "unknown campaign 'RenewIESOG' (did you mean 'RenewIESOGI'?)", 5),
@@ -49,8 +53,8 @@ ITEM_CASES: dict[str, tuple[str, str, int | None]] = {
     "override_too_long": ("social.bluesky", "is too long: with the link and hashtags it counts", 6),
     "override_unknown_platform": ("social", "unknown platform 'linkedin'", 6),
     "override_for_channel_not_used": ("social.mastodon", "mastodon is not among this item's channels", 6),
-    "broken_yaml": ("front matter", "broken YAML: mapping values are not allowed in this context (a value that contains ': '",
-                    4),
+    "broken_yaml": ("front matter",
+                    "broken YAML: mapping values are not allowed in this context (a value that contains ': '", 4),
     "tab_indent": ("front matter", "broken YAML", 6),
     "comment_cut_value": ("summary", "YAML cut the value before '#RenewIESOGI'", 4),
     "comment_emptied_value": ("summary", "is empty because YAML read '#RenewIESOGI' as a comment", 4),
@@ -135,6 +139,18 @@ def test_valid_items_survive_beside_invalid_ones(settings: Settings, queue_dir: 
     result = queue.load(settings)
     assert [i.id for i in result.items] == ["good"]
     assert result.invalid_ids == {"broken_yaml"}
+
+
+def test_an_intranet_may_name_pictures_on_private_addresses(make_settings) -> None:
+    settings = make_settings(BOT_FETCH_ALLOW_PRIVATE="1")
+    settings.queue_dir.mkdir(parents=True)
+    for case in ("image_private_address", "image_localhost", "image_loopback_spelled_oddly", "link_private_address"):
+        copy_fixture(f"invalid/{case}.md", settings.queue_dir)
+    result = queue.load(settings)
+    assert sorted(i.id for i in result.items) == ["image_localhost", "image_loopback_spelled_oddly",
+                                                  "image_private_address"]
+    # A link is never fetched by Herald, but readers could not open it: it is reported whatever the setting.
+    assert [(p.field, Path(p.path).stem) for p in result.problems] == [("link", "link_private_address")]
 
 
 def test_sample_queue_is_clean(sample_settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -81,7 +81,7 @@ def test_template_uses_only_mjml_tags_mjml_python_knows(sample_settings: Setting
 def entry(**fields) -> Item:
     base = dict(id="x", path=Path("x.md"), title="A <b>bold</b> & \"quoted\" title", date=date(2019, 7, 12),
                 summary="<script>alert(1)</script> and <img src=x onerror=alert(2)>",
-                publish_at=datetime(2019, 7, 12, 9, tzinfo=timezone.utc))
+                publish_at=datetime(2019, 7, 12, 9, tzinfo=UTC))
     base.update(fields)
     return Item(**base)
 

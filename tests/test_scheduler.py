@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ def outbox(settings: Settings) -> list[str]:
 def subscribe(settings: Settings, *emails: str) -> None:
     with Ledger.open(settings.state_dir) as ledger:
         for email in emails:
-            subscribers.add(ledger, email, "", datetime(2019, 1, 1, tzinfo=timezone.utc))
+            subscribers.add(ledger, email, "", datetime(2019, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -147,9 +147,9 @@ def test_a_week_across_daylight_saving_keeps_local_times(make_settings, tmp_path
     posted = {i: r.now for r in reports for i, p, _ in r.posted if p == "x"}
     assert {i: t.astimezone(ZURICH).strftime("%H:%M") for i, t in posted.items()} == {
         "2019-03-29-note": "09:00", "2019-03-30-note": "09:00", "2019-04-01-note": "09:00"}
-    assert [posted[i].astimezone(timezone.utc).hour for i in sorted(posted)] == [8, 8, 7]
+    assert [posted[i].astimezone(UTC).hour for i in sorted(posted)] == [8, 8, 7]
     editions = [r.now for r in reports if r.editions]
-    assert [(e.astimezone(ZURICH).strftime("%a %H:%M"), e.astimezone(timezone.utc).hour) for e in editions] == [
+    assert [(e.astimezone(ZURICH).strftime("%a %H:%M"), e.astimezone(UTC).hour) for e in editions] == [
         ("Fri 10:00", 9), ("Fri 10:00", 8)]
 
 
@@ -198,10 +198,8 @@ def test_newsletter_send_now_and_a_test_copy(week: Settings) -> None:
 
 
 def test_a_second_runner_on_the_same_state_is_refused(week: Settings) -> None:
-    with state_lock(week):
-        with pytest.raises(HeraldError, match="already dispatching"):
-            with state_lock(week):
-                pass
+    with state_lock(week), pytest.raises(HeraldError, match="already dispatching"), state_lock(week):
+        pass
     with state_lock(week):  # released at the end
         pass
 

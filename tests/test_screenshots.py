@@ -48,7 +48,8 @@ def test_newsletter_reads_well_at_phone_and_desktop_width(sample_settings: Setti
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"newsletter-{width}.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
-        images = page.evaluate("[...document.images].map(i => [i.alt, i.naturalWidth, i.getBoundingClientRect().width])")
+        images = page.evaluate("[...document.images].map(i => [i.alt, i.naturalWidth, "
+                               "i.getBoundingClientRect().width])")
         assert images and all(alt and natural > 0 and 0 < shown <= width for alt, natural, shown in images)
         smallest = page.evaluate("""(() => {
             const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);

@@ -83,3 +83,60 @@ def test_env_example_and_readme_document_every_setting() -> None:
 def test_env_example_loads_as_is(tmp_path: Path) -> None:
     settings = load_settings(environ={}, env_file=ROOT / ".env.example")
     assert settings.timezone.key == "UTC"
+
+
+# --- BOT_SECRET strength: a weak one was found offline from one unsubscribe token, then forged a session -----
+
+SMTP = {"BOT_EMAIL_BACKEND": "smtp", "MAIL_FROM": "News <news@example.org>",
+        "BOT_PUBLIC_URL": "https://news.example.org", "SMTP_HOST": "mail.example.org"}
+STRONG = "Xr4tT9qkPz2vLw8sNm3bYc6dFh1jGa5eKo7uQi0lRs_yWx-V"  # as secrets.token_urlsafe(36) writes
+
+
+@pytest.mark.parametrize("secret, words", [
+    ("changeme", "BOT_SECRET: is 8 characters; use at least 32 random ones, e.g. "
+                 "python3 -c \"import secrets; print(secrets.token_urlsafe(48))\""),
+    ("changeme" * 4, "BOT_SECRET: has only 7 different characters; use at least 32 random ones"),
+    ("a" * 64, "BOT_SECRET: has only 1 different character; use at least 32 random ones"),
+    ("correct-horse-" * 3, "BOT_SECRET: repeats the same 14 characters; use at least 32 random ones"),
+])
+def test_a_weak_bot_secret_is_refused_with_a_real_backend(secret: str, words: str) -> None:
+    for backends in (SMTP, {"BOT_MASTODON_BACKEND": "api", "MASTODON_BASE_URL": "https://social.example.org",
+                            "MASTODON_ACCESS_TOKEN": "token"}):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(environ={**backends, "BOT_SECRET": secret}, env_file=None)
+        assert str(caught.value).startswith("environment: BOT_SECRET: ") and words in str(caught.value)
+        assert secret not in str(caught.value)
+        assert "\n" not in str(caught.value)
+
+
+def test_a_strong_bot_secret_and_the_outbox_default_are_accepted(tmp_path: Path) -> None:
+    assert load_settings(environ={**SMTP, "BOT_SECRET": STRONG}, env_file=None).secret.reveal() == STRONG
+    # Outbox only: nothing leaves the machine, and without BOT_SECRET the key is random (BOT_STATE_DIR/secret.key).
+    assert not load_settings(environ={"BOT_STATE_DIR": str(tmp_path)}, env_file=None).secret
+
+
+# --- BOT_ADMIN_PASSWORD: only the hash `bot hash-password` writes, at least as strong ------------------------
+
+
+@pytest.mark.parametrize("digest", [
+    "pbkdf2:sha256:1$salt$" + "0" * 64,  # one iteration: a guess per nanosecond
+    "pbkdf2:sha256:600000$abcdefghijklmnop$" + "0" * 64,  # werkzeug's pbkdf2, still not what hash-password writes
+    "scrypt:1024:8:1$abcdefghijklmnop$" + "0" * 128,  # scrypt with 32 times less work
+    "scrypt:32768:1:1$abcdefghijklmnop$" + "0" * 128,
+    "scrypt:32768:8:1$abcdefghijklmnop$" + "0" * 12,  # cut short
+])
+def test_a_weak_admin_password_hash_is_refused(digest: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"BOT_ADMIN_PASSWORD": digest}, env_file=None)
+    message = str(caught.value)
+    assert message.startswith("environment: BOT_ADMIN_PASSWORD: ") and "run bot hash-password" in message
+    assert digest not in message and "\n" not in message
+
+
+def test_the_hash_bot_hash_password_writes_is_accepted() -> None:
+    from werkzeug.security import generate_password_hash
+
+    digest = generate_password_hash("a long staff password")
+    assert load_settings(environ={"BOT_ADMIN_PASSWORD": digest}, env_file=None).admin_password.reveal() == digest
+    stronger = generate_password_hash("a long staff password", method="scrypt:65536:8:2")
+    assert load_settings(environ={"BOT_ADMIN_PASSWORD": stronger}, env_file=None).admin_password

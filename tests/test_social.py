@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from bot.settings import Settings
 
 from .conftest import assert_golden
 
-WHEN = datetime(2019, 7, 12, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2019, 7, 12, 9, 0, tzinfo=UTC)
 CAMPAIGN = Campaign("RenewIESOGI", "Renew", ("RenewIESOGI", "HRC41"), date(2019, 6, 24), date(2019, 7, 12))
 
 
@@ -49,7 +49,7 @@ def test_campaign_hashtags_join_the_items_without_duplicates_in_any_case() -> No
 
 
 def test_campaign_hashtags_only_while_the_campaign_runs() -> None:
-    later = datetime(2019, 7, 13, 9, 0, tzinfo=timezone.utc)
+    later = datetime(2019, 7, 13, 9, 0, tzinfo=UTC)
     assert "#RenewIESOGI" not in social.compose(item(campaign=CAMPAIGN, publish_at=later), "x").text
     assert "#RenewIESOGI" in social.compose(item(campaign=CAMPAIGN), "x").text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import regex
@@ -14,7 +14,7 @@ from bot import social
 from bot.content import Item
 from bot.queue import check_tag, check_url
 
-WHEN = datetime(2019, 7, 12, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2019, 7, 12, 9, 0, tzinfo=UTC)
 TLDS = ["org", "com", "ch", "net", "int", "info", "de", "fr", "io", "africa"]
 
 label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=20)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +38,7 @@ def site(make_settings: Callable[..., Settings], write_item: Callable[..., Path]
     write_item("2026-05-06-fresh", "title: This week's news\ndate: 2026-05-06\nsummary: New.\nchannels: [email]")
     settings = make_settings()
     with Ledger.open(settings.state_dir) as ledger:
-        subscribers.add(ledger, "reader@example.org", "", datetime(2026, 1, 1, tzinfo=timezone.utc))
+        subscribers.add(ledger, "reader@example.org", "", datetime(2026, 1, 1, tzinfo=UTC))
     return settings
 
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from bot.subscriber_files import EXPORT_FIELDS, write_csv
 
 from .conftest import BASE, FIXTURES
 
-NOW = datetime(2019, 7, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2019, 7, 1, 12, 0, tzinfo=UTC)
 CSV = FIXTURES / "subscribers"
 
 
@@ -158,9 +158,9 @@ def test_the_cli_reports_each_outcome(tmp_path: Path) -> None:
 
 def filled(state: Path) -> None:
     with Ledger.open(state) as ledger:
-        subscribers.import_csv(ledger, CSV / "listmonk.csv", datetime(2019, 1, 10, 8, 0, tzinfo=timezone.utc))
+        subscribers.import_csv(ledger, CSV / "listmonk.csv", datetime(2019, 1, 10, 8, 0, tzinfo=UTC))
         subscribers.add(ledger, "quote@example.org", 'Ana "Quotes", Lima', datetime(2019, 7, 1, 8, 0,
-                                                                                   tzinfo=timezone.utc))
+                                                                                   tzinfo=UTC))
 
 
 def test_the_csv_export_has_every_subscriber_with_status_and_local_dates(tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_any_list_survives_an_export_and_an_import(people: list[tuple[str, str]]
             for n, (name, status) in enumerate(people):
                 subscribers.import_row(ledger, f"p{n}@example.org", subscribers.clean_name(name), status, NOW, "test")
             out = io.BytesIO()
-            write_csv(subscribers.export(ledger, timezone.utc), out)
+            write_csv(subscribers.export(ledger, UTC), out)
             before = [(s.email, s.name, s.status) for s in subscribers.listing(ledger)]
         path = folder / "export.csv"
         path.write_bytes(out.getvalue())

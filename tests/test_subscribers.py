@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from bot.settings import Settings
 
 from .conftest import FIXTURES
 
-NOW = datetime(2019, 7, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2019, 7, 1, 12, 0, tzinfo=UTC)
 CSV = FIXTURES / "subscribers"
 
 

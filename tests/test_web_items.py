@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .conftest import SAMPLE_QUEUE
 from .web_server import running
 
 PASSWORD = "correct horse battery staple"
-NOW = datetime(2019, 7, 1, tzinfo=timezone.utc)
+NOW = datetime(2019, 7, 1, tzinfo=UTC)
 RENEWED = "2019-07-12-iesogi-mandate-renewed"
 GOOD = {"title": "Forty groups ask the Council to act", "date": "2026-12-02", "publish_at": "2026-12-02 09:30",
         "summary": "Forty groups urge the Council to act. Join #RenewIESOGI today.", "link":
@@ -134,7 +134,7 @@ def test_a_save_after_the_file_changed_on_disk_is_refused_and_the_file_kept(site
 
 
 def test_what_went_out_is_fixed(site: Settings, base: str) -> None:
-    run_once(site, datetime(2019, 7, 12, 15, 30, tzinfo=timezone.utc))  # posted on every platform
+    run_once(site, datetime(2019, 7, 12, 15, 30, tzinfo=UTC))  # posted on every platform
     approver = sign_in(base, "ana@example.org")
     url = f"{base}/admin/items/{RENEWED}"
     page = approver.get(url).text
@@ -158,7 +158,7 @@ def test_what_went_out_is_fixed(site: Settings, base: str) -> None:
 
 
 def test_a_post_handed_over_without_an_answer_is_fixed_too(site: Settings, base: str) -> None:
-    at = datetime(2019, 7, 12, 13, 30, tzinfo=timezone.utc)
+    at = datetime(2019, 7, 12, 13, 30, tzinfo=UTC)
     with Ledger.open(site.state_dir) as ledger:
         post = ledger.add_post(RENEWED, "x", at, at)
         ledger.claim([post.id], at)  # handed over; the answer was lost, so it waits to be reconciled
@@ -170,7 +170,7 @@ def test_a_post_handed_over_without_an_answer_is_fixed_too(site: Settings, base:
 def test_an_untouched_form_saves_even_when_its_body_went_out(site: Settings, base: str) -> None:
     path = site.queue_dir / f"{RENEWED}.md"
     path.write_text(path.read_text() + "First line with a hard break  \n    and an indented line.\n")
-    run_once(site, datetime(2019, 7, 19, 8, 0, tzinfo=timezone.utc))  # the next slot: in an edition now
+    run_once(site, datetime(2019, 7, 19, 8, 0, tzinfo=UTC))  # the next slot: in an edition now
     approver = sign_in(base, "ana@example.org")
     url = f"{base}/admin/items/{RENEWED}"
     page = approver.get(url).text

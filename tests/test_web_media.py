@@ -6,7 +6,7 @@ from __future__ import annotations
 import http.client
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +22,7 @@ from . import pictures
 from .web_server import running
 
 PASSWORD = "correct horse battery staple"
-NOW = datetime(2019, 7, 1, tzinfo=timezone.utc)
+NOW = datetime(2019, 7, 1, tzinfo=UTC)
 JSON = {"Accept": "application/json"}
 
 

@@ -124,7 +124,7 @@ class XServer:
 
     # --- life ---------------------------------------------------------------------------------------
 
-    def __enter__(self) -> "XServer":
+    def __enter__(self) -> XServer:
         self._thread.start()
         return self
 

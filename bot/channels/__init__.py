@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence, Union
+from typing import Any, Protocol
 
 from ..errors import ChannelAuthError, ConfigError, FinalChannelError, TransientChannelError
 from ..mail import PreparedEdition
@@ -56,7 +57,7 @@ class OutgoingPost:
     image_file: Path | None = None  # a picture of the media library: uploaded from this file, never fetched
 
 
-Outgoing = Union[OutgoingMail, OutgoingPost]
+Outgoing = OutgoingMail | OutgoingPost
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class Failed:
     retry_after: float | None = None
 
 
-Outcome = Union[Sent, Failed]
+Outcome = Sent | Failed
 
 
 def outcome_of(publish: Callable[[], str]) -> Outcome:
@@ -87,6 +88,18 @@ def outcome_of(publish: Callable[[], str]) -> Outcome:
         return Failed(str(exc), transient=True, retry_after=exc.retry_after)
     except FinalChannelError as exc:
         return Failed(str(exc))
+
+
+def post_of(message: Outgoing, kind: str) -> OutgoingPost:
+    """`message` as a post; anything else handed to a social channel is a caller's bug, refused also under -O."""
+    if not isinstance(message, OutgoingPost):
+        raise TypeError(f"{kind}: a social channel carries posts only, not {type(message).__name__}")
+    return message
+
+
+def posts_only(messages: Sequence[Outgoing], kind: str) -> list[OutgoingPost]:
+    """`messages` as posts, one for one (send must answer each), or TypeError as `post_of`."""
+    return [post_of(message, kind) for message in messages]
 
 
 class Channel(Protocol):

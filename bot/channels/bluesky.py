@@ -8,18 +8,20 @@ when its access token expires, and a new login happens only when that fails (log
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..settings import Settings
-from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
+from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only, register
 from .http import call, json_body, post_image, session
 
 log = logging.getLogger("herald")
@@ -51,27 +53,25 @@ class Bluesky:
     name = "api"
     kind = "bluesky"
     batch_size = 1
-    limit = None  # the 300 graphemes social.py already counts
+    limit: int | None = None  # the 300 graphemes social.py already counts
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.service = settings.bluesky_service
         self.path = settings.state_dir / SESSION_FILE
-        self.http = session()
-        self.images = session()  # image hosts are not the PDS: they never see a token
+        self.http = session()  # the PDS only: pictures come through post_image's own connections, without a token
         self._session: dict[str, str] | None = None
 
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        posts = [m for m in messages if isinstance(m, OutgoingPost)]
-        assert len(posts) == len(messages), "a social channel carries posts only"
-        return [outcome_of(lambda post=post: self._publish(post)) for post in posts]
+        posts = posts_only(messages, self.kind)
+        return [outcome_of(functools.partial(self._publish, post)) for post in posts]
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
-        assert isinstance(message, OutgoingPost)
+        post = post_of(message, self.kind)
         try:
-            uri = self._existing(self._key(message))
+            uri = self._existing(self._key(post))
         except ChannelAuthError:
             raise
         except FinalChannelError:
@@ -86,7 +86,6 @@ class Bluesky:
 
     def close(self) -> None:
         self.http.close()
-        self.images.close()
 
     # --- posting ------------------------------------------------------------------------------------
 
@@ -118,11 +117,11 @@ class Bluesky:
         created = json_body(response, "post")
         if not isinstance(created, dict) or not isinstance(created.get("uri"), str):
             raise TransientChannelError("post: the answer holds no record uri")
-        return created["uri"]
+        return str(created["uri"])
 
     @staticmethod
     def _key(message: OutgoingPost) -> str:
-        return record_key(message.item, message.first_attempt or datetime.now(timezone.utc))
+        return record_key(message.item, message.first_attempt or datetime.now(UTC))
 
     def _existing(self, rkey: str) -> str | None:
         """The uri of our post under `rkey`, or None when there is none."""
@@ -134,7 +133,7 @@ class Bluesky:
         found = json_body(response, "look-up")
         if not isinstance(found, dict) or not isinstance(found.get("uri"), str):
             raise TransientChannelError("look-up: the answer holds no record uri")
-        return found["uri"]
+        return str(found["uri"])
 
     def _embed(self, message: OutgoingPost) -> dict[str, Any] | None:
         """A link card (its thumb the item's image when small enough), else the image itself, else nothing."""
@@ -146,14 +145,14 @@ class Bluesky:
                     card["thumb"] = thumb
             return {"$type": "app.bsky.embed.external", "external": card}
         if message.image:
-            data, kind = post_image(self.images, message, self.settings, MAX_BLOB)
+            data, kind = post_image(message, self.settings, MAX_BLOB)
             image = {"alt": message.image_alt or "", "image": self._upload(data, kind)}
             return {"$type": "app.bsky.embed.images", "images": [image]}
         return None
 
     def _thumb(self, message: OutgoingPost) -> dict[str, Any] | None:
         try:
-            data, kind = post_image(self.images, message, self.settings, MAX_BLOB)
+            data, kind = post_image(message, self.settings, MAX_BLOB)
         except ChannelError as exc:  # the card is worth posting without its picture
             log.warning("bluesky: the link card goes without a thumbnail: %s", exc)
             return None

@@ -2,26 +2,50 @@
 
 Transient (retry later, as late as the server asks): timeouts, connection errors, 408, 425, 429, 5xx.
 Credentials refused or lacking a right (the channel stops for the run): 401, 403. Any other 4xx is final.
+What an item names (its picture) is fetched by `fetch_image` alone: public addresses only, each redirect vetted
+again, size and time capped. Whatever a server says reaches the ledger only as `excerpt`: short, plain, one line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import html
+import http.client
+import ipaddress
 import json
+import re
+import socket
+import ssl
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
+import nh3
 import requests
+from certifi import where as ca_bundle  # requests' own CA bundle (a dependency of requests)
 
 from .. import media
-from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
+from ..addresses import public_address, shown
+from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..settings import Settings
 from . import OutgoingPost
 
 USER_AGENT = "Herald/0.1 (+https://github.com/herald-bot)"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-MAX_ERROR_TEXT = 300
+MAX_ERROR_TEXT = 200  # characters of a server's words (or of any error) kept in the ledger and shown
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+CHUNK = 65536
+ERROR_BODY = 16384  # bytes of an image host's error page read, for the excerpt of what it says
+REFUSED = "is not a public address: refused (BOT_FETCH_ALLOW_PRIVATE=1 allows it on an intranet)"
+
+Vet = Callable[[str, int], list[str]]  # (host, port) -> the addresses checked, the only ones connected to
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 def session() -> requests.Session:
@@ -33,8 +57,15 @@ def session() -> requests.Session:
 def retry_after(response: requests.Response, now: float | None = None) -> float | None:
     """Seconds to wait, from whichever header the server uses: Retry-After (seconds or a date), X's
     x-rate-limit-reset (epoch seconds), Mastodon's X-RateLimit-Reset (ISO 8601), RateLimit-Reset (delta)."""
+    return _retry_after(response.headers, now)
+
+
+class _Headers(Protocol):
+    def get(self, name: str, /) -> str | None: ...
+
+
+def _retry_after(headers: _Headers, now: float | None = None) -> float | None:
     now = time.time() if now is None else now
-    headers = response.headers
     value = headers.get("Retry-After")
     if value:
         if value.strip().isdigit():
@@ -60,11 +91,17 @@ def retry_after(response: requests.Response, now: float | None = None) -> float 
 
 
 def error_text(response: requests.Response) -> str:
-    """The server's own words about what went wrong, short; never the request."""
+    """The server's own words about what went wrong, as a short plain excerpt; never the request."""
+    return excerpt(f"HTTP {response.status_code}: {_said(response.text, response.reason or '')}")
+
+
+def _said(text: str, reason: str) -> str:
+    """What an error answer says: the messages of a JSON body, else the body's text (an HTML page's words)."""
+    text = text[:ERROR_BODY * 4]  # enough for any message; a huge page is not parsed whole
     try:
-        body: Any = response.json()
+        body: Any = json.loads(text)
     except ValueError:
-        body = response.text
+        body = text
     found: list[str] = []
 
     def collect(value: Any) -> None:
@@ -79,15 +116,26 @@ def error_text(response: requests.Response) -> str:
                 collect(entry)
 
     collect(body)
-    text = "; ".join(dict.fromkeys(s.strip() for s in found if s.strip())) or response.reason or ""
-    return f"HTTP {response.status_code}: {text}"[:MAX_ERROR_TEXT]
+    return "; ".join(dict.fromkeys(s.strip() for s in found if s.strip())) or reason
+
+
+def excerpt(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """`text` as it may be stored and shown: tags, scripts and styles dropped (nh3), entities decoded, no control
+    or format characters, one line, at most `limit` characters."""
+    # A space before each tag keeps the words of neighbouring elements apart once the tags are gone.
+    cleaned = html.unescape(nh3.clean(text[:ERROR_BODY * 4].replace("<", " <"), tags=set()))
+    # Decoding may have made markup of escaped text (&lt;script&gt;): that goes too, and any stray bracket.
+    cleaned = _TAG.sub(" ", cleaned).replace("<", " ").replace(">", " ")
+    words = "".join(c if c.isprintable() else " " for c in cleaned).split()
+    line = " ".join(words)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def raise_for(response: requests.Response, what: str) -> None:
     """Nothing for 2xx; otherwise the error class that tells dispatch what to do."""
     if 200 <= response.status_code < 300:
         return
-    message = f"{what}: {error_text(response)}"
+    message = excerpt(f"{what}: {error_text(response)}")
     if response.status_code in (401, 403):
         # Refused credentials, or credentials without the right (SendGrid's key without mail.send, a suspended
         # account): nothing this channel sends can succeed until a person fixes it, so it pauses.
@@ -125,30 +173,190 @@ def json_body(response: requests.Response, what: str) -> Any:
                                     "is not JSON") from None
 
 
-def fetch_image(opened: requests.Session, url: str, settings: Settings, max_bytes: int) -> tuple[bytes, str]:
-    """Download an item's image for upload; too big or not an image is a final error naming the URL."""
-    what = f"image {url}"
+# --- what an item names: fetched from public addresses only -----------------------------------------------------
+
+
+def resolve_public(host: str, port: int, allow_private: bool) -> list[str]:
+    """Every address `host` resolves to; refused (final) when any one of them is not public, unless allowed.
+
+    Any, not all: a name that answers with one public and one private address would reach the private one on a
+    later lookup. The caller connects to these addresses only, never resolving the name again (DNS rebinding)."""
     try:
-        response = call(opened, "GET", url, what, settings, stream=True)
-    except ChannelAuthError as exc:  # the image host's refusal is about the image, not our platform account
-        raise FinalChannelError(str(exc)) from None
-    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if not kind.startswith("image/"):
-        raise FinalChannelError(f"{what}: is {kind or 'of no declared type'}, not an image")
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise TransientChannelError(f"cannot find the host {host}") from None
+    addresses = list(dict.fromkeys(str(entry[4][0]) for entry in found))
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if not allow_private and not public_address(ip):
+            raise FinalChannelError(f"{shown(host, ip)} {REFUSED}")
+    return addresses
+
+
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """A TCP connection to the first of `addresses` that answers: addresses, never a name, so no lookup."""
+    failure: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            failure = exc
+    raise failure
+
+
+class _Pinned(http.client.HTTPConnection):
+    """Plain HTTP to `host` (its name in the Host header) at addresses vetted beforehand."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses, self.budget = addresses, timeout
+
+    def connect(self) -> None:
+        self.sock = _connect(self.addresses, self.port, self.budget)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    """HTTPS to `host` at addresses vetted beforehand: SNI and the certificate check are for `host`, the name."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
+        # Read per connection, so that SSL_CERT_FILE set before the run applies; requests' bundle too, which is
+        # what fetched pictures before, so that no host trusted then fails now.
+        self.tls = ssl.create_default_context()
+        self.tls.load_verify_locations(cafile=ca_bundle())
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.addresses, self.budget = addresses, timeout
+
+    def connect(self) -> None:
+        raw = _connect(self.addresses, self.port, self.budget)
+        self.sock = raw  # already, so that the deadline can cut a handshake that drags on
+        self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """At the deadline: socket timeouts bound each read, not a server that sends a byte now and then."""
+    if connection.sock is not None:
+        # socket.socket's own shutdown, also under TLS: it wakes a read blocked in another thread.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
+
+
+def fetch_image(url: str, settings: Settings, max_bytes: int, *, vet: Vet | None = None) -> tuple[bytes, str]:
+    """Download a picture that an item names, for upload: (bytes, media type).
+
+    Only http and https; every hop's host resolved and vetted (`resolve_public`, or `vet`), then connected to at
+    a vetted address, the name kept for the Host header and TLS; redirects followed here, at most MAX_REDIRECTS,
+    each vetted again; no proxy (the address checked is the address connected to); at most `max_bytes`, and the
+    whole within BOT_HTTP_TIMEOUT. Refused, too big or not an image is final; network trouble and 5xx transient."""
+    what = f"image {url if len(url) <= 100 else url[:99] + '…'}"
+    allow = settings.fetch_allow_private
+    vetted: Vet = vet or (lambda host, port: resolve_public(host, port, allow))
+    budget = settings.http_timeout.total_seconds()
+    deadline = time.monotonic() + budget
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            found = _hop(url, vetted, deadline, max_bytes)
+            if isinstance(found, str):
+                url = found
+                continue
+            return found
+        raise FinalChannelError(f"more than {MAX_REDIRECTS} redirects")
+    except TransientChannelError as exc:
+        raise TransientChannelError(excerpt(f"{what}: {exc}"), exc.retry_after) from None
+    except ChannelError as exc:  # an image host's 401 or 403 is about the picture, never our platform account
+        raise FinalChannelError(excerpt(f"{what}: {exc}")) from None
+    except TimeoutError:
+        raise TransientChannelError(excerpt(f"{what}: not fetched within {budget:g} s")) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise TransientChannelError(excerpt(f"{what}: TLS certificate not trusted ({exc.verify_message})")) from None
+    except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline:
+            raise TransientChannelError(excerpt(f"{what}: not fetched within {budget:g} s")) from None
+        raise TransientChannelError(excerpt(f"{what}: no usable answer ({type(exc).__name__})")) from None
+
+
+def _hop(url: str, vet: Vet, deadline: float, max_bytes: int) -> tuple[bytes, str] | str:
+    """One request: the picture, or the next URL to try when the answer is a redirect."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FinalChannelError(f"{scheme or 'an address without a scheme'}: only http and https are fetched")
+    try:
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, None)  # the host IDNA-encoded, the path quoted, as the API calls do
+        parts = urlsplit(prepared.url or "")
+        host, port = parts.hostname or "", parts.port or (443 if scheme == "https" else 80)
+    except (requests.RequestException, ValueError):
+        raise FinalChannelError("is not a valid URL") from None
+    addresses = vet(host, port)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    kind = _PinnedTLS if scheme == "https" else _Pinned
+    connection = kind(host, port, addresses, remaining)
+    watchdog = threading.Timer(remaining, _cut, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        target = parts.path or "/"
+        connection.request("GET", f"{target}?{parts.query}" if parts.query else target,
+                           headers={"User-Agent": USER_AGENT, "Accept": "image/*", "Accept-Encoding": "identity",
+                                    "Connection": "close"})
+        response = connection.getresponse()
+        location = response.getheader("Location")
+        if response.status in REDIRECT_STATUSES and location:
+            return urljoin(url, _header_text(location))
+        if not 200 <= response.status < 300:
+            raise _refusal(response)
+        kind_of = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+        if not kind_of.startswith("image/"):
+            raise FinalChannelError(f"is {kind_of or 'of no declared type'}, not an image")
+        return _body(response, max_bytes, deadline), kind_of
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _header_text(value: str) -> str:
+    """A header as the server meant it: http.client reads bytes as Latin-1, servers send UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def _refusal(response: http.client.HTTPResponse) -> ChannelError:
+    """The error class for an image host's error answer, with a short plain excerpt of what it says."""
+    try:
+        text = response.read(ERROR_BODY).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        text = ""
+    words = excerpt(f"HTTP {response.status}: {_said(text, response.reason or '')}")
+    if response.status in TRANSIENT_STATUSES or response.status >= 500:
+        told = response.status == 429 or response.getheader("Retry-After") is not None
+        return TransientChannelError(words, _retry_after(response.headers) if told else None)
+    return FinalChannelError(words)
+
+
+def _body(response: http.client.HTTPResponse, max_bytes: int, deadline: float) -> bytes:
+    """The body, refused as soon as it is known to be larger than `max_bytes` (declared, or as it comes)."""
+    declared = (response.getheader("Content-Length") or "").strip()
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FinalChannelError(f"larger than {max_bytes:,} bytes")
     data = bytearray()
-    for chunk in response.iter_content(65536):
+    while chunk := response.read(min(CHUNK, max_bytes + 1 - len(data))):
         data += chunk
         if len(data) > max_bytes:
-            raise FinalChannelError(f"{what}: larger than {max_bytes:,} bytes")
-    return bytes(data), kind
+            raise FinalChannelError(f"larger than {max_bytes:,} bytes")
+    if time.monotonic() >= deadline:  # cut off by the deadline: what came is not the whole picture
+        raise TimeoutError
+    return bytes(data)
 
 
-def post_image(opened: requests.Session, message: OutgoingPost, settings: Settings,
-               max_bytes: int) -> tuple[bytes, str]:
+def post_image(message: OutgoingPost, settings: Settings, max_bytes: int) -> tuple[bytes, str]:
     """A post's picture: a media-library file's own bytes (no request at all), else downloaded from its URL."""
     if message.image_file is None:
-        assert message.image is not None, "a post without a picture has none to upload"
-        return fetch_image(opened, message.image, settings, max_bytes)
+        if message.image is None:
+            raise ValueError("post_image: the post has no picture to upload")  # a caller's bug, also under -O
+        return fetch_image(message.image, settings, max_bytes)
     what = f"image {media.FOLDER}/{message.image_file.name}"
     try:
         data = media.read_stored(message.image_file)

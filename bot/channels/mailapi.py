@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
 from ..mail import TOKEN_PLACEHOLDER, PreparedEdition
@@ -35,7 +36,7 @@ class MailApi(Generic[Shared]):
 
     name = "mail-api"
     batch_size = 1000  # both Mailgun and SendGrid take at most 1,000 recipients per call
-    limit = None
+    limit: int | None = None
 
     def __init__(self, settings: Settings, kind: str) -> None:
         self.settings = settings
@@ -80,7 +81,7 @@ class MailApi(Generic[Shared]):
                 result = [Failed(str(exc), transient=True, retry_after=exc.retry_after)] * len(group)
             except FinalChannelError as exc:
                 result = [Failed(str(exc))] * len(group)
-            for position, outcome in zip(positions, result):
+            for position, outcome in zip(positions, result, strict=False):
                 outcomes[position] = outcome
         return outcomes
 

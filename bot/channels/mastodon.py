@@ -7,17 +7,19 @@ posts twice; after that, `reconcile` looks for the post among the account's rece
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
 import re
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
 from ..settings import Settings
-from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
+from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only, register
 from .http import call, json_body, post_image, session
 
 log = logging.getLogger("herald")
@@ -52,21 +54,19 @@ class Mastodon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base = settings.mastodon_base_url
+        # Only for the instance: pictures come through post_image's own guarded connections, without the token.
         self.http = session()
-        # Images come from anywhere: a separate session, so an image host never sees the token.
-        self.images = session()
         self._account: dict[str, Any] | None = None
         self.limit, self.image_limit = self._instance_limits()
 
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        posts = [m for m in messages if isinstance(m, OutgoingPost)]
-        assert len(posts) == len(messages), "a social channel carries posts only"
-        return [outcome_of(lambda post=post: self._publish(post)) for post in posts]
+        posts = posts_only(messages, self.kind)
+        return [outcome_of(functools.partial(self._publish, post)) for post in posts]
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
-        assert isinstance(message, OutgoingPost)
+        post = post_of(message, self.kind)
         try:
             account_id = self._me()["id"]
             response = call(self.http, "GET", self._url(f"/api/v1/accounts/{account_id}/statuses"),
@@ -76,7 +76,7 @@ class Mastodon:
             raise
         except FinalChannelError:
             return None  # cannot be known: the Idempotency-Key still guards a resend within the hour
-        wanted = comparable(str(message.payload.get("status", "")))
+        wanted = comparable(str(post.payload.get("status", "")))
         for status in statuses if isinstance(statuses, list) else []:
             if isinstance(status, dict) and status.get("id") and \
                     comparable(str(status.get("content") or ""), markup=True) == wanted:
@@ -88,7 +88,6 @@ class Mastodon:
 
     def close(self) -> None:
         self.http.close()
-        self.images.close()
 
     # --- the calls ----------------------------------------------------------------------------------
 
@@ -133,7 +132,7 @@ class Mastodon:
         return str(status["id"])
 
     def _upload(self, message: OutgoingPost) -> str:
-        data, kind = post_image(self.images, message, self.settings, self.image_limit)
+        data, kind = post_image(message, self.settings, self.image_limit)
         filename = urlsplit(message.image or "").path.rsplit("/", 1)[-1] or "image"
         response = call(self.http, "POST", self._url("/api/v2/media"), "image upload", self.settings,
                         headers=self._auth(), files={"file": (filename, data, kind)},

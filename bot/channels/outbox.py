@@ -9,46 +9,53 @@ into place), and writing the same message again replaces it: a retry is harmless
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+from .. import private
 from ..media import attachments
 from ..settings import Settings
 from . import Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
+    # 0600 in folders of 0700: a message holds its reader's address and live unsubscribe token.
+    private.write_atomically(path, data)
 
 
 class Outbox:
     name = "outbox"
     batch_size = 1
-    limit = None
+    limit: int | None = None
 
     def __init__(self, settings: Settings, kind: str) -> None:
         self.kind = kind
         self.folder = settings.outbox_dir / kind
+        self.state_dir = settings.state_dir
+
+    def _ready(self) -> None:
+        """The state folder, outbox/ and outbox/KIND, each 0700 (an older Herald's 0755 is tightened)."""
+        private.folder(self.folder, top=self.state_dir)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         outcomes: list[Outcome] = []
+        try:
+            self._ready()
+        except OSError as exc:
+            return [Failed(f"cannot write {exc.filename}: {exc.strerror}", transient=True) for _ in messages]
         for message in messages:
             path = self._path(message)
             try:
                 if isinstance(message, OutgoingMail):
                     write_atomically(path, message.raw())
                     outcomes.append(Sent(message.message_id))
-                else:
-                    assert isinstance(message, OutgoingPost)
+                elif isinstance(message, OutgoingPost):
                     record = {"platform": message.platform, "item": message.item, "payload": message.payload,
                               "attachments": attachments(message.image, message.image_alt)}
                     write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
                     outcomes.append(Sent(f"outbox:{self.kind}/{path.name}"))
+                else:  # a caller's bug: said as such, also under python -O
+                    raise TypeError(f"outbox: cannot write {type(message).__name__}")
             except OSError as exc:
                 outcomes.append(Failed(f"cannot write {exc.filename}: {exc.strerror}", transient=True))
         return outcomes
@@ -65,7 +72,7 @@ class Outbox:
         return Sent(message.message_id if isinstance(message, OutgoingMail) else f"outbox:{self.kind}/{path.name}")
 
     def check(self) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._ready()
         return f"writes to {self.folder}"
 
     def close(self) -> None:

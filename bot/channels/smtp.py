@@ -8,12 +8,13 @@ go out as they are.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
 import threading
+from collections.abc import Sequence
 from email.utils import parseaddr
-from typing import Sequence
 
 from ..errors import ChannelAuthError, TransientChannelError
 from ..settings import Settings
@@ -58,7 +59,7 @@ def _why(exc: BaseException, timeout: float) -> str:
 class SmtpChannel:
     name = "smtp"
     batch_size = 1
-    limit = None
+    limit: int | None = None
 
     def __init__(self, settings: Settings, kind: str) -> None:
         self.kind = kind
@@ -240,10 +241,8 @@ def _transact(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> N
 def _reset(conn: smtplib.SMTP, code: int) -> None:
     """After a refusal the transaction must be reset before the next one; a closing server needs nothing."""
     if code != 421:
-        try:
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):
             conn.rset()
-        except smtplib.SMTPServerDisconnected:
-            pass
 
 
 def _quit(conn: smtplib.SMTP) -> None:

@@ -14,14 +14,15 @@ import html
 import logging
 import time
 import unicodedata
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..settings import Settings
-from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, register
-from .http import MAX_ERROR_TEXT, TRANSIENT_STATUSES, USER_AGENT, call, error_text, json_body, post_image, retry_after
+from . import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, register
+from .http import TRANSIENT_STATUSES, USER_AGENT, call, error_text, excerpt, json_body, post_image, retry_after
 
 if TYPE_CHECKING:
     import tweepy
@@ -64,7 +65,7 @@ class XChannel:
     name = "api"
     kind = "x"
     batch_size = 1
-    limit = None  # X's 280 is fixed: social.py already counts it as twitter-text does
+    limit: int | None = None  # X's 280 is fixed: social.py already counts it as twitter-text does
 
     def __init__(self, settings: Settings) -> None:
         # Loaded here, not at import: a run with nothing to post must not pay for tweepy.
@@ -91,9 +92,8 @@ class XChannel:
         return [self._send_one(message) for message in messages]
 
     def _send_one(self, message: Outgoing) -> Outcome:
-        assert isinstance(message, OutgoingPost), "the X channel carries posts only"
-        return outcome_of(lambda: self._create(message.payload["text"],
-                                               [self._upload(message)] if message.image else None))
+        post = post_of(message, self.kind)
+        return outcome_of(lambda: self._create(post.payload["text"], [self._upload(post)] if post.image else None))
 
     def _create(self, text: str, media_ids: list[str] | None) -> str:
         what = "X: posting"
@@ -134,8 +134,10 @@ class XChannel:
 
     def _upload(self, message: OutgoingPost) -> str:
         """Upload the item's image and set its alt text; returns the media id for the post."""
-        assert message.image is not None
-        data, kind = post_image(self.session, message, self.settings, MAX_IMAGE_BYTES)
+        if message.image is None:
+            raise ValueError("X: the post has no picture to upload")  # a caller's bug, also under python -O
+        # Not through self.session: the guarded fetch connects itself, never through a proxy, never with X's keys.
+        data, kind = post_image(message, self.settings, MAX_IMAGE_BYTES)
         what = "X: uploading the image"
         name = message.image.rsplit("/", 1)[-1].split("?")[0] or "image"
         response = call(self.session, "POST", f"{self.base}/2/media/upload", what, self.settings, auth=self.auth,
@@ -165,7 +167,7 @@ class XChannel:
         return data
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
-        assert isinstance(message, OutgoingPost), "the X channel carries posts only"
+        post = post_of(message, self.kind)
         what = "X: reading the account's latest posts"
         try:
             user_id = self._user_id or self._me()["id"]
@@ -176,10 +178,10 @@ class XChannel:
         except FinalChannelError as exc:
             # Some access levels may not read timelines. Unknown means "send again": X's own duplicate
             # check then refuses a second copy of the same text.
-            log.warning("x: cannot check whether %s was already posted: %s", message.item, exc)
+            log.warning("x: cannot check whether %s was already posted: %s", post.item, exc)
             return None
         body = json_body(response, what)
-        wanted = comparable(message.payload["text"])
+        wanted = comparable(post.payload["text"])
         for tweet in (body.get("data") if isinstance(body, dict) else None) or []:
             if isinstance(tweet, dict) and tweet.get("id") and comparable(str(tweet.get("text", ""))) == wanted:
                 return Sent(str(tweet["id"]))
@@ -208,9 +210,9 @@ def comparable(text: str) -> str:
 
 
 def _says(exc: tweepy.HTTPException) -> str:
-    """X's own words about a refused call, short: never the request, so never a key or a signature."""
+    """X's own words about a refused call, short and plain: never the request, so never a key or a signature."""
     said = "; ".join(dict.fromkeys(str(m).strip() for m in exc.api_messages if str(m).strip()))
-    return (f"HTTP {exc.response.status_code}: {said}" if said else error_text(exc.response))[:MAX_ERROR_TEXT]
+    return excerpt(f"HTTP {exc.response.status_code}: {said}") if said else error_text(exc.response)
 
 
 def _server_time(response: requests.Response) -> float:

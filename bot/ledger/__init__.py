@@ -1,7 +1,8 @@
 """The ledger: one SQLite file recording subscribers, editions and every delivery, before and after it is handed over.
 
 A delivery is `pending` until a run claims it (`sending`, committed before the channel sees it), then
-`sent`, `failed` or `missed`. A run that dies leaves `sending` rows: the next run knows what was in flight.
+`sent`, `failed` or `missed` (or `pending` again after a transient failure). A run that dies leaves `sending`
+rows: the next run knows what was in flight, and asks the channel after each before handing it over again.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
+from .. import private
 from ..clock import from_utc_iso, utc_iso
 from ..errors import ConfigError
 
@@ -155,7 +157,34 @@ MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL
     );
     """,
+    # 7: a subscriber id is never given twice (AUTOINCREMENT; SQLite otherwise gives the highest erased id again), so
+    # an erased subscriber's unsubscribe link can never name someone else. The table is rebuilt with the same
+    # columns and rows (foreign keys are off while migrating). A state that has sent editions gives new ids from
+    # 2**32 on: above every id it ever gave, erased ones included, whose links already mailed (written before this
+    # step, with the id in the clear) keep working for the subscribers still there (see subscribers.read_token).
+    """
+    CREATE TABLE subscribers_v7 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed', 'pending', 'bounced')),
+        source TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        unsubscribed_at TEXT
+    );
+    INSERT INTO subscribers_v7 (id, email, name, status, source, created_at, updated_at, unsubscribed_at)
+        SELECT id, email, name, status, source, created_at, updated_at, unsubscribed_at FROM subscribers ORDER BY id;
+    DROP TABLE subscribers;
+    ALTER TABLE subscribers_v7 RENAME TO subscribers;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'subscribers', 0
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'subscribers');
+    UPDATE sqlite_sequence SET seq = MAX(seq, 4294967295)
+        WHERE name = 'subscribers' AND EXISTS (SELECT 1 FROM editions);
+    """,
 )
+# Ids from here on were never in a token of the first format (the id in the clear): see migration 7.
+FIRST_UNLISTED_ID = 2**32
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,34 +235,44 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         # One connection shared by the threads of a fan-out: each transaction, and each read they share, holds this.
         self.lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Addresses and names live here: the folder and the file are this user's alone (SQLite gives the -wal and
+        # -shm files the database file's mode); an older Herald's 0755 and 0644 are tightened.
         try:
+            private.folder(path.parent)
+            for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                private.tighten(companion)
+            private.file(path)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL survives a killed process; a power cut may lose the last commits, which
             # then rolls a delivery back to an earlier state: a possible duplicate, never a loss.
             self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA foreign_keys = OFF")  # until migrated: see _migrate
             self._migrate()
+            self.db.execute("PRAGMA foreign_keys = ON")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot open the state database: {exc.strerror}") from None
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{path}: cannot open the state database: {exc}") from None
         self.path = path
 
     @classmethod
-    def open(cls, state_dir: Path) -> "Ledger":
+    def open(cls, state_dir: Path) -> Ledger:
         return cls(state_dir / "herald.sqlite3")
 
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _migrate(self) -> None:
+        """Bring the schema up to date; foreign keys are off meanwhile (the connection turns them on after), as
+        SQLite requires for rebuilding a table that others refer to, and checked before each step commits."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise ConfigError(f"the state database is from a newer Herald (schema {version}); upgrade Herald")
@@ -247,15 +286,17 @@ class Ledger:
                     self.db.execute(statement)
                 if number == 0:
                     self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(6),))
+                if self.db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise sqlite3.DatabaseError(f"schema step {number + 1} would break a reference between tables")
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
 
-    def transaction(self) -> "_Transaction":
+    def transaction(self) -> _Transaction:
         return _Transaction(self.db, self.lock)
 
     @property
     def instance(self) -> str:
         """A random id of this state, so Message-IDs from two installs never collide."""
-        return self.db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0]
+        return str(self.db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0])
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -288,7 +329,8 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel) DO NOTHING",
                 (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now)))
         found = self.post(item_id, platform)
-        assert found is not None
+        if found is None:  # inserted or already there, in the transaction just committed
+            raise ConfigError(f"the state database lost the post of {item_id} on {platform}")
         return found
 
     # --- the two marks around every hand-over ------------------------------------------------------

@@ -1,13 +1,11 @@
 """The web side (`bot serve`): one-click unsubscribe, double opt-in, the archive, provider webhooks and the staff pages.
 
 Flask for the pages, Flask-WTF for CSRF on every form, Flask-Limiter against repeated requests, Waitress
-to serve them. Security headers on every answer; tokens in URLs never leak through the Referer header.
+to serve them. Security headers on every answer; tokens in URLs never reach another site through the Referer.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +15,10 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
-from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .. import keys
 from ..ledger import Ledger
 from ..settings import Settings
-from ..subscribers import secret_key
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -42,10 +39,10 @@ def create_app(settings: Settings) -> Flask:
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(STATIC), static_url_path="/static")
     app.jinja_env.autoescape = True
     app.jinja_env.undefined = StrictUndefined
-    key = secret_key(settings)
+    key = keys.root(settings)  # the token functions derive their own keys from it
     app.config.update(
         # The session key is derived from BOT_SECRET for this one purpose.
-        SECRET_KEY=hmac.new(key, b"herald web session", hashlib.sha256).hexdigest(),
+        SECRET_KEY=keys.derive(settings, "session").hex(),
         SESSION_COOKIE_NAME="herald_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
@@ -56,13 +53,12 @@ def create_app(settings: Settings) -> Flask:
         HERALD=settings,
         HERALD_KEY=key,
     )
-    if settings.proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies,  # type: ignore
-                                x_host=settings.proxies)
+    # BOT_PROXIES (the forwarded client address and scheme) is read by Waitress alone: see server.serve.
     csrf.init_app(app)
 
-    from . import accounts, admin, auth, calendar, items, media, public, webhooks
+    from . import accounts, admin, auth, calendar, items, media, notices, public, webhooks
 
+    notices.install(app)  # subscribe requests are handled in the background: see notices
     app.register_blueprint(public.blueprint)
     app.register_blueprint(webhooks.blueprint)
     csrf.exempt(webhooks.blueprint)  # signed by the provider instead
@@ -78,7 +74,7 @@ def create_app(settings: Settings) -> Flask:
                       headers_enabled=False)
     for endpoint, limits in LIMITS.items():
         if endpoint in app.view_functions:
-            view = app.view_functions[endpoint]
+            view: Any = app.view_functions[endpoint]
             for limit, key_func, deduct_when in limits:
                 if key_func:
                     view = limiter.limit(limit, key_func=key_func, deduct_when=deduct_when)(view)
@@ -102,7 +98,9 @@ def create_app(settings: Settings) -> Flask:
         headers.setdefault("Content-Security-Policy", PAGE_CSP)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"  # unsubscribe and confirm tokens sit in URLs
+        # Unsubscribe and confirm tokens sit in URLs: no other site ever sees them in a Referer. Our own pages get
+        # it, which the CSRF check of every form needs over HTTPS (no-referrer made browsers send none at all).
+        headers["Referrer-Policy"] = "same-origin"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if request.path.startswith(("/unsubscribe", "/confirm", "/admin", "/subscribe")):
             headers["Cache-Control"] = "no-store"
@@ -125,8 +123,8 @@ def create_app(settings: Settings) -> Flask:
 
     @app.errorhandler(400)
     def bad_request(exc: Exception) -> tuple[str, int]:
-        return render_template("message.html.j2", heading="Something was missing",
-                               lines=["The form expired or was incomplete. Go back, reload the page and try again."]), 400
+        return render_template("message.html.j2", heading="Something was missing", lines=[
+            "The form expired or was incomplete. Go back, reload the page and try again."]), 400
 
     return app
 
@@ -142,10 +140,12 @@ def ledger() -> Ledger:
     """The state database for this request, opened once and closed when the request ends."""
     if "ledger" not in g:
         g.ledger = Ledger.open(settings().state_dir)
-    return g.ledger
+    opened: Ledger = g.ledger
+    return opened
 
 
 def settings() -> Settings:
     from flask import current_app
 
-    return current_app.config["HERALD"]
+    configured: Settings = current_app.config["HERALD"]
+    return configured

@@ -5,7 +5,7 @@ Every action is checked on the server against the signed-in person's role."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response
@@ -21,7 +21,7 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _actor() -> str:

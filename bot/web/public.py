@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 
 from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
@@ -12,20 +13,27 @@ from markupsafe import Markup
 from .. import mail, subscribers
 from ..channels import Channels
 from ..dispatch import send_notice
-from . import ARCHIVE_CSP, ledger, rate_limited, settings
+from ..ledger import Ledger
+from ..settings import Settings
+from . import ARCHIVE_CSP, ledger, notices, rate_limited, settings
 
 log = logging.getLogger("herald")
 blueprint = Blueprint("public", __name__)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _address_key() -> str:
-    """Rate-limit key for one address, whoever asks (hashed: the limiter keeps no addresses)."""
-    raw = request.form.get("email", "").strip().lower()
-    return "address:" + hashlib.sha256(raw.encode()).hexdigest()
+    """Rate-limit key for one address, whoever asks and however it is spelt (normalised as it is stored, so that
+    full-width letters or another case are the same mailbox; hashed: the limiter keeps no addresses)."""
+    raw = request.form.get("email", "")
+    try:
+        address = subscribers.normalize_address(raw)
+    except ValueError:  # refused with a 400 anyway; still counted, under what was typed
+        address = raw.strip()
+    return "address:" + hashlib.sha256(address.lower().encode()).hexdigest()
 
 
 @blueprint.get("/")
@@ -48,21 +56,30 @@ def subscribe() -> tuple[str, int] | str:
         return render_template("subscribe.html.j2", error=f"That address does not look right: {exc}",
                                email=raw_email, name=name), 400
     config = settings()
-    if subscribers.request(ledger(), email, name, _now()):
-        token = subscribers.make_confirm_token(current_app.config["HERALD_KEY"], email, name)
-        _send_confirmation(email, f"{config.effective_public_url}/confirm/{token}")
-    # The same answer whoever asks: it never tells whether an address is on the list.
+    # The same answer whoever asks, at once: the request is recorded and any link mailed in the background, so
+    # neither the page nor the time it takes tells whether an address is on the list.
+    notices.of().submit(partial(_ask, config, current_app.config["HERALD_KEY"], email, name))
     return render_template("message.html.j2", heading="Check your inbox", lines=[
         f"If {email} can receive {config.title}, a message with a confirmation link is on its way.",
         "Open it and follow the link to start receiving the newsletter. Nothing happens until you do.",
     ])
 
 
-def _send_confirmation(email: str, link: str) -> None:
-    config = settings()
+def _ask(config: Settings, key: bytes, email: str, name: str) -> None:
+    """In the background: record the request and, unless they are subscribed already, mail them a link."""
+    now = _now()
+    with Ledger.open(config.state_dir) as store:
+        if not subscribers.request(store, email, name, now):
+            return
+        token = subscribers.make_confirm_token(key, email, name)
+        subscribers.link_sent(store, email, token, now, config.confirm_max_age)
+    _send_confirmation(config, email, f"{config.effective_public_url}/confirm/{token}")
+
+
+def _send_confirmation(config: Settings, email: str, link: str) -> None:
     days = int(config.confirm_max_age.total_seconds() // 86400)
     text = (f"Someone, probably you, asked to receive {config.title} at this address.\n\n"
-            f"To confirm, open this link{f' within {days} days' if days else ''}:\n\n{link}\n\n"
+            f"To confirm, open this link{f' within {days} days' if days else ''} and press Confirm:\n\n{link}\n\n"
             "If you did not ask for it, ignore this message: you will not be subscribed.\n\n"
             f"-- {config.org_name}\n{config.org_address}\n")
     channels = Channels(config)
@@ -81,34 +98,57 @@ rate_limited("public.subscribe", "10 per hour")  # per client
 rate_limited("public.subscribe", "3 per day", _address_key)  # per address, from anywhere
 
 
-@blueprint.get("/confirm/<token>")
-def confirm(token: str) -> str:
-    config = settings()
+def _confirmation(token: str) -> tuple[str, str]:
+    """(email, name) of a well-signed, unexpired confirmation link; the plain 404 otherwise."""
     found = subscribers.read_confirm_token(current_app.config["HERALD_KEY"], token,
-                                           int(config.confirm_max_age.total_seconds()))
+                                           int(settings().confirm_max_age.total_seconds()))
     if found is None:
         abort(404)
-    email, name = found
-    subscribers.confirm(ledger(), email, name, _now())
+    return found
+
+
+def _spent() -> tuple[str, int]:
+    return render_template("message.html.j2", heading="This link no longer works", lines=[
+        "It was used already, or it was sent before the address left the list.",
+        Markup('To receive the newsletter, <a href="/subscribe">ask again</a>: a new link will be mailed.'),
+    ]), 410
+
+
+@blueprint.get("/confirm/<token>")
+def confirm_page(token: str) -> str | tuple[str, int]:
+    """A page with one button: opening the link (as mail scanners do, with GET or HEAD) changes nothing."""
+    email, _ = _confirmation(token)
+    if not subscribers.link_waiting(ledger(), email, token):
+        return _spent()
+    return render_template("confirm.html.j2", token=token, email=email)
+
+
+@blueprint.post("/confirm/<token>")
+def confirm(token: str) -> str | tuple[str, int]:
+    """The button: the link works once, and never for someone who left after it was sent."""
+    email, name = _confirmation(token)
+    if not subscribers.confirm(ledger(), email, name, token, _now()):
+        return _spent()
     return render_template("message.html.j2", heading="You are subscribed", lines=[
-        f"{email} will receive {config.title}.",
+        f"{email} will receive {settings().title}.",
         "Every newsletter carries a link to leave it in one click.",
     ])
 
 
-def _subscriber_for(token: str) -> subscribers.Subscriber | None:
+def _subscriber_for(token: str) -> subscribers.Subscriber:
+    """The subscriber a token names, or the plain 404 of any bad token: an erased person's old link names nobody."""
     subscriber_id = subscribers.read_token(current_app.config["HERALD_KEY"], token)
-    if subscriber_id is None:
+    found = subscribers.get(ledger(), subscriber_id=subscriber_id) if subscriber_id is not None else None
+    if found is None:
         abort(404)
-    return subscribers.get(ledger(), subscriber_id=subscriber_id)
+    return found
 
 
 @blueprint.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> str:
     found = _subscriber_for(token)
-    done = found is None or found.status == "unsubscribed"
-    return render_template("unsubscribe.html.j2", token=token, done=done,
-                           email=found.email if found else "")
+    return render_template("unsubscribe.html.j2", token=token, done=found.status == "unsubscribed",
+                           email=found.email)
 
 
 @blueprint.post("/unsubscribe/<token>")
@@ -116,8 +156,7 @@ def unsubscribe(token: str) -> str:
     """One click, whether from the page's button or from a mail client's RFC 8058 POST
     (`List-Unsubscribe=One-Click`): no cookie, no CSRF token, no redirect; 200, and idempotent."""
     found = _subscriber_for(token)
-    if found is not None:
-        subscribers.unsubscribe(ledger(), found.id, _now())
+    subscribers.unsubscribe(ledger(), found.id, _now())
     return render_template("message.html.j2", heading="You are unsubscribed", lines=[
         f"You will receive no more {settings().title}.",
         Markup('Changed your mind? <a href="/subscribe">Subscribe again</a>.'),
@@ -141,7 +180,7 @@ def archive() -> str:
     return render_template("archive.html.j2", editions=rows)
 
 
-@blueprint.get("/archive/<int:edition_id>")
+@blueprint.get(f"/archive/<int(max={2**63 - 1}):edition_id>")  # larger than SQLite's integers: the plain 404
 def archived(edition_id: int) -> tuple[str, int, dict[str, str]]:
     try:
         edition = ledger().edition(edition_id)

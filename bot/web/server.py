@@ -9,8 +9,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
+from ..errors import ConfigError
 from ..settings import Settings
-from . import create_app
+from . import create_app, notices
 
 log = logging.getLogger("herald")
 
@@ -18,13 +19,13 @@ log = logging.getLogger("herald")
 def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False,
           ready: Callable[[int], None] | None = None, stopping: threading.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or `stopping` is set); with the scheduler, it stops after the message in flight."""
-    from waitress import create_server
+    from waitress.server import TcpWSGIServer, create_server
 
     app = create_app(settings)
-    # With BOT_PROXIES the app's ProxyFix decides which forwarded headers to trust; Waitress would otherwise
-    # drop them first, and every client would count as the proxy for the rate limits.
-    server = create_server(app, host=host, port=port, threads=8, ident="Herald",
-                           clear_untrusted_proxy_headers=not settings.proxies)
+    server = create_server(app, host=host, port=port, threads=8, ident="Herald", **proxy_options(settings.proxies))
+    if not isinstance(server, TcpWSGIServer) or server.socket is None:  # one host and port: one TCP socket
+        raise ConfigError(f"{host}:{port} did not give one listening socket")
+    bound: int = server.socket.getsockname()[1]  # the port the system chose when 0 was asked for
     stopping = stopping or threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
     with ExitStack() as stack:
@@ -45,19 +46,38 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
         if in_main:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, stop)
-        watcher = threading.Thread(target=lambda: (stopping.wait(), _shut(server)), daemon=True)
+        def shut_when_asked() -> None:
+            stopping.wait()
+            _shut(server)
+
+        watcher = threading.Thread(target=shut_when_asked, daemon=True)
         watcher.start()
-        log.info("serving on http://%s:%s%s", host, server.effective_port,  # type: ignore[attr-defined]
+        log.info("serving on http://%s:%s%s", host, bound,
                  " with the scheduler" if with_scheduler else "")
         if ready is not None:
-            ready(server.effective_port)  # type: ignore[attr-defined]
+            ready(bound)
         try:
             server.run()
         finally:
             stopping.set()
             server.task_dispatcher.shutdown()  # lets the requests in progress finish
+            notices.of(app).close()  # then mails every confirmation link they asked for
             if scheduler is not None:
                 scheduler.join(timeout=60)
+
+
+def proxy_options(proxies: int) -> dict[str, Any]:
+    """Waitress's reading of forwarded headers, the only one in Herald: behind `proxies` proxies, the client is the
+    peer that the outermost of them saw (each proxy appends the peer it saw to X-Forwarded-For, so that is the
+    `proxies`-th address from the right; whatever stands before it, the visitor wrote), and the scheme is what the
+    nearest one says in X-Forwarded-Proto. Every other forwarded header (X-Forwarded-Host, Forwarded, ...) is
+    removed, and with no proxy all of them are: a visitor picks neither their address nor the host or scheme, so
+    each one has their own rate limits."""
+    if not proxies:
+        return {"clear_untrusted_proxy_headers": True}
+    # "*": whoever connects is the proxy; `bot serve` listens on 127.0.0.1 (the default) so only it can.
+    return {"trusted_proxy": "*", "trusted_proxy_count": proxies,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}, "clear_untrusted_proxy_headers": True}
 
 
 def _shut(server: Any) -> None:
@@ -66,5 +86,12 @@ def _shut(server: Any) -> None:
     from waitress import trigger, wasyncore
 
     sockets = getattr(server, "map", None) or server._map
-    pull = next(d for d in list(sockets.values()) if isinstance(d, trigger.trigger))
-    pull.pull_trigger(lambda: wasyncore.close_all(sockets))
+    pull: Any = next(d for d in list(sockets.values()) if isinstance(d, trigger.trigger))
+    # Under the trigger's lock, which the loop holds while it runs what it was handed: otherwise a pull by a
+    # request finishing meanwhile could let the loop close the trigger between our hand-over and our write, which
+    # would then go to a closed (or another's reused) descriptor.
+    with pull.lock:
+        if pull._closed:
+            return
+        pull.thunks.append(lambda: wasyncore.close_all(sockets))
+        pull._physical_pull()

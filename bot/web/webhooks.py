@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, request
@@ -25,7 +25,7 @@ MAX_AGE = 24 * 3600  # seconds: providers retry failed calls for hours with the 
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _record(email: str, kind: str, source: str, detail: str) -> str:
@@ -41,18 +41,24 @@ def mailgun() -> tuple[str, int]:
     config = settings()
     key = config.mailgun_webhook_key.reveal() if config.mailgun_webhook_key else ""
     body = request.get_json(silent=True)
-    if not key or not isinstance(body, dict):
-        abort(403 if not key else 400)
-    signature = body.get("signature") or {}
+    if not key:
+        abort(403)
+    # Mailgun's shape, checked before anything is read from it: anything else is a bad request, never a crash.
+    signature = body.get("signature", {}) if isinstance(body, dict) else None
+    event = body.get("event-data", {}) if isinstance(body, dict) else None
+    if not isinstance(signature, dict) or not isinstance(event, dict):
+        abort(400)
     timestamp, token, given = (str(signature.get(k, "")) for k in ("timestamp", "token", "signature"))
     expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not (timestamp.isdigit() and token and hmac.compare_digest(expected, given)):
+    # Bytes: compare_digest refuses str with non-ASCII characters; isascii: "²" is a digit int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit() and token
+            and hmac.compare_digest(expected.encode(), given.encode())):
         abort(403)
     if abs(time.time() - int(timestamp)) > MAX_AGE or not subscribers.first_time(ledger(), f"mailgun:{token}", _now()):
         return "already seen", 200
-    event: dict[str, Any] = body.get("event-data") or {}
     name, recipient = str(event.get("event", "")), str(event.get("recipient", ""))
-    status = event.get("delivery-status") or {}
+    found = event.get("delivery-status")
+    status: dict[str, Any] = found if isinstance(found, dict) else {}
     detail = f"{status.get('code', '')} {status.get('message') or status.get('description') or event.get('reason', '')}"
     if name == "failed":
         kind = "hard" if event.get("severity") == "permanent" else "soft"
@@ -68,21 +74,26 @@ def mailgun() -> tuple[str, int]:
 
 
 def _sendgrid_signed(public_key: str) -> bool:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
     timestamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
-    if not signature or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE:
+    if not (signature and timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > MAX_AGE:
         return False
     try:
         key = load_der_public_key(base64.b64decode(public_key))
-        assert isinstance(key, ec.EllipticCurvePublicKey)
-        key.verify(base64.b64decode(signature), timestamp.encode() + request.get_data(),
-                   ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError, binascii.Error, AssertionError):
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is not a public key: every SendGrid call is refused")
+        return False
+    if not isinstance(key, ec.EllipticCurvePublicKey):  # SendGrid signs with ECDSA alone
+        log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is not an elliptic-curve key: every SendGrid call is refused")
+        return False
+    try:
+        key.verify(base64.b64decode(signature), timestamp.encode() + request.get_data(), ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
 
