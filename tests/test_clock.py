@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import next_slot, parse_instant, previous_slot, slots_between
-from bot.settings import Slot
+from bot.setting_values import Slot
 
 ZURICH = ZoneInfo("Europe/Zurich")
 

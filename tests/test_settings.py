@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import SPECS, Slot, load_settings, parse_schedule
+from bot.setting_values import Slot, parse_schedule
+from bot.settings import SPECS, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
