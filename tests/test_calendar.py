@@ -23,7 +23,7 @@ from bot.scheduler import run_once
 from bot.settings import Settings
 
 from .conftest import BASE
-from .web_server import running
+from .web_server import running, staff_session
 
 ZURICH = ZoneInfo("Europe/Zurich")
 PASSWORD = "correct horse battery staple"
@@ -119,12 +119,7 @@ def test_a_span_that_is_not_a_week_or_month_is_one_line(settings: Settings, queu
 
 
 def sign_in(base: str, email: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(base + "/admin/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert session.post(base + "/admin/login", data={"email": email, "password": PASSWORD,
-                                                     "csrf_token": token}).url.endswith("/admin")
-    return session
+    return staff_session(base, email, PASSWORD)
 
 
 def test_the_page_and_each_persons_secret_feed(make_settings: Callable[..., Settings],

@@ -21,7 +21,7 @@ from bot.scheduler import run_once
 from bot.settings import Settings
 
 from .conftest import SAMPLE_QUEUE
-from .web_server import running
+from .web_server import form_token, running, staff_session
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2019, 7, 1, tzinfo=UTC)
@@ -49,18 +49,11 @@ def base(site: Settings) -> Iterator[str]:
         yield url
 
 
-def token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
+token = form_token
 
 
 def sign_in(base: str, email: str) -> requests.Session:
-    session = requests.Session()
-    answer = session.post(base + "/admin/login", data={"email": email, "password": PASSWORD,
-                                                       "csrf_token": token(session.get(base + "/admin/login").text)})
-    assert answer.status_code == 200 and answer.url.endswith("/admin"), answer.status_code
-    return session
+    return staff_session(base, email, PASSWORD)
 
 
 def form(session: requests.Session, url: str, **fields: Any) -> dict[str, Any]:

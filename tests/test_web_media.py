@@ -4,7 +4,6 @@ and platforms fetch it; who may upload, CSRF, size caps, and paths that must lea
 from __future__ import annotations
 
 import http.client
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot.ledger import Ledger
 from bot.settings import Settings
 
 from . import pictures
-from .web_server import running
+from .web_server import form_token, running, staff_session
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2019, 7, 1, tzinfo=UTC)
@@ -41,18 +40,12 @@ def base(site: Settings) -> Iterator[str]:
         yield url
 
 
-def token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
+token = form_token
 
 
 def editor(base: str) -> tuple[requests.Session, str]:
     """A signed-in editor, and the CSRF token of the upload page."""
-    session = requests.Session()
-    answer = session.post(base + "/admin/login", data={"email": "ed@example.org", "password": PASSWORD,
-                                                       "csrf_token": token(session.get(base + "/admin/login").text)})
-    assert answer.status_code == 200 and answer.url.endswith("/admin")
+    session = staff_session(base, "ed@example.org", PASSWORD)
     return session, token(session.get(base + "/admin/media").text)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
+
 from bot.settings import Settings
 from bot.web.server import serve
 
@@ -81,3 +83,19 @@ def serving_process(environ: dict[str, str], *python_options: str) -> Iterator[s
             process.kill()
             process.wait()
     assert "Traceback" not in "".join(lines), "".join(lines)
+
+
+def form_token(page: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def staff_session(base: str, email: str, password: str) -> requests.Session:
+    """A requests session signed in at /admin/login as `email`."""
+    session = requests.Session()
+    csrf = form_token(session.get(base + "/admin/login").text)
+    answer = session.post(base + "/admin/login", data={"email": email, "password": password, "csrf_token": csrf})
+    assert answer.status_code == 200 and answer.url.endswith("/admin"), answer.status_code
+    return session

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, session
+from flask import Blueprint, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from .. import staff as accounts
 from ..calendar_ics import feed_url
 from ..staff import ENV_ADMIN, ROLES, AccountError
 from . import ledger, rate_limited, settings
-from .auth import Staff, current, require, sign_in_again
+from .auth import require, sign_in_again, staff_member
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/admin")
 Page = tuple[str, int]
@@ -19,13 +19,6 @@ Page = tuple[str, int]
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _me() -> Staff:
-    me = current()
-    if me is None:  # @require answers first; this keeps the type honest
-        abort(401)
-    return me
 
 
 def _said(exc: AccountError) -> str:
@@ -41,7 +34,7 @@ def _done(notice: str, where: str) -> Response:
 
 
 def _account_page(error: str | None = None) -> str:
-    me = _me()
+    me = staff_member()
     return render_template("admin_account.html.j2", env_admin=me.email == ENV_ADMIN, error=error,
                            min_length=accounts.MIN_LENGTH, notice=session.pop("notice", None),
                            feed_url=feed_url(settings(), ledger(), me.email, _now()))
@@ -56,7 +49,7 @@ def account() -> str:
 @blueprint.post("/account/password")
 @require("editor")
 def change_password() -> Response | Page:
-    me = _me()
+    me = staff_member()
     if me.email == ENV_ADMIN:
         return _account_page("This account's password is BOT_ADMIN_PASSWORD, in the settings: change it there."), 400
     form = request.form
@@ -99,7 +92,8 @@ def team() -> str:
 def add_member() -> Response | Page:
     email, role = request.form.get("email", "").strip()[:320], request.form.get("role", "")
     try:
-        address = accounts.add(ledger(), email, role, request.form.get("password", ""), _me().email, _now())
+        address = accounts.add(ledger(), email, role, request.form.get("password", ""), staff_member().email,
+                               _now())
     except AccountError as exc:
         return _staff_page(f"Not added: {_said(exc)}.", email, role if role in ROLES else "editor"), 400
     return _done(f"{address} can now sign in as {role}.", "/admin/staff")
@@ -109,7 +103,7 @@ def add_member() -> Response | Page:
 @require("admin")
 def remove_member() -> Response | Page:
     try:
-        address = accounts.remove(ledger(), request.form.get("email", ""), _me().email, _now())
+        address = accounts.remove(ledger(), request.form.get("email", ""), staff_member().email, _now())
     except AccountError as exc:
         return _staff_page(f"Not removed: {_said(exc)}."), 400
     return _done(f"{address} is removed and signed out everywhere.", "/admin/staff")
@@ -120,9 +114,10 @@ def remove_member() -> Response | Page:
 def change_role() -> Response | Page:
     role = request.form.get("role", "")
     try:
-        address, before = accounts.set_role(ledger(), request.form.get("email", ""), role, _me().email, _now())
+        address, before = accounts.set_role(ledger(), request.form.get("email", ""), role, staff_member().email,
+                                            _now())
     except AccountError as exc:
         return _staff_page(f"Role not changed: {_said(exc)}."), 400
     said = f"{address} is now {role}." if before != role else f"{address} was {role} already."
-    demoted_self = address.lower() == _me().email.lower() and role != "admin"
+    demoted_self = address.lower() == staff_member().email.lower() and role != "admin"
     return _done(said, "/admin" if demoted_self else "/admin/staff")  # the staff page is no longer theirs

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, session
+from flask import Blueprint, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from .. import approval, report
@@ -15,20 +15,13 @@ from ..clock import from_utc_iso
 from ..errors import HeraldError
 from ..ledger import review as book
 from . import ledger, settings
-from .auth import current, require
+from .auth import require, staff_member
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _actor() -> str:
-    me = current()
-    if me is None:  # @require answers first; this keeps the type honest
-        abort(401)
-    return me.email
 
 
 @blueprint.get("")
@@ -58,7 +51,8 @@ def _decide(item_id: str, act: Callable[[str | None], str]) -> Response:
 @require("approver")
 def approve(item_id: str) -> Response:
     def act(_: str | None) -> str:
-        item = approval.approve(settings(), ledger(), item_id, _actor(), _now(), seen=request.form.get("version"))
+        item = approval.approve(settings(), ledger(), item_id, staff_member().email, _now(),
+                                seen=request.form.get("version"))
         when = item.publish_at.astimezone(settings().timezone)
         return f"Approved: it goes out from {when:%Y-%m-%d %H:%M}."
 
@@ -69,7 +63,7 @@ def approve(item_id: str) -> Response:
 @require("approver")
 def hold(item_id: str) -> Response:
     def act(channel: str | None) -> str:
-        done = approval.hold(settings(), ledger(), item_id, channel, _actor(), _now())
+        done = approval.hold(settings(), ledger(), item_id, channel, staff_member().email, _now())
         where = f" on {channel}" if channel else ""
         return f"Held{where} until someone releases it." if done else f"It was held{where} already."
 
@@ -80,7 +74,7 @@ def hold(item_id: str) -> Response:
 @require("approver")
 def release(item_id: str) -> Response:
     def act(channel: str | None) -> str:
-        done = approval.release(settings(), ledger(), item_id, channel, _actor(), _now())
+        done = approval.release(settings(), ledger(), item_id, channel, staff_member().email, _now())
         where = f" on {channel}" if channel else ""
         return f"Released{where}: it goes out at its time." if done else f"It was not held{where}."
 
@@ -91,7 +85,7 @@ def release(item_id: str) -> Response:
 @require("approver")
 def dismiss(item_id: str) -> Response:
     def act(channel: str | None) -> str:
-        done = approval.dismiss(ledger(), item_id, channel, _actor(), _now())
+        done = approval.dismiss(ledger(), item_id, channel, staff_member().email, _now())
         return f"Dismissed on {', '.join(done)}: it no longer asks for a person." if done else \
             "Nothing to dismiss: no missed or failed post."
 
@@ -106,7 +100,7 @@ def requeue() -> Response:
 
     def act(channel: str | None) -> str:
         now = _now()
-        done = approval.requeue(ledger(), item, channel, now, _actor(), now)
+        done = approval.requeue(ledger(), item, channel, now, staff_member().email, now)
         return (f"{item} is back in the schedule on {', '.join(done)}: it goes out at the next run." if done
                 else f"{item} on {platform} was not missed or failed: nothing to requeue.")
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, session
+from flask import Blueprint, abort, g, redirect, render_template, request, session
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
@@ -46,6 +46,14 @@ def current() -> Staff | None:
         g.staff = Staff(*found) if found else None
     me: Staff | None = g.staff
     return me
+
+
+def staff_member() -> Staff:
+    """The signed-in staff member, in a view behind @require (which answers the signed-out first)."""
+    found = current()
+    if found is None:  # keeps the type honest: @require never lets this happen
+        abort(401)
+    return found
 
 
 def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

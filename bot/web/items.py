@@ -17,7 +17,7 @@ from ..frontmatter import Invalid
 from ..ledger import review as book
 from ..settings import CHANNELS, PLATFORMS
 from . import composer, ledger, settings
-from .auth import Staff, current, require
+from .auth import require, staff_member
 
 blueprint = Blueprint("items", __name__, url_prefix="/admin")
 # The composer runs a self-hosted script (live preview) and frames its newsletter preview; nothing else may load.
@@ -29,13 +29,6 @@ FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _me() -> Staff:
-    me = current()
-    if me is None:  # @require answers first; this keeps the type honest
-        abort(401)
-    return me
 
 
 def _page(body: str, status: int = 200) -> tuple[str, int, dict[str, str]]:
@@ -62,7 +55,7 @@ def listing() -> str:
 def new() -> tuple[str, int, dict[str, str]]:
     cfg = settings()
     today = _now().astimezone(cfg.timezone).date().isoformat()
-    fields = itemfile.Fields(date=today, draft=not _me().can("approver"))
+    fields = itemfile.Fields(date=today, draft=not staff_member().can("approver"))
     return _page(_form("new", fields))
 
 
@@ -184,13 +177,13 @@ def _path(item_id: str) -> Path:
 
 def _typed(with_id: bool) -> itemfile.Fields:
     fields = itemfile.from_form(request.form, request.form.getlist("channels"), with_id=with_id)
-    if not _me().can("approver"):
+    if not staff_member().can("approver"):
         fields = replace(fields, draft=True)  # an editor's item waits for an approver
     return fields
 
 
 def _saved(path: Path, item_id: str, action: str, detail: str) -> None:
-    me = _me()
+    me = staff_member()
     book.record(ledger(), me.email, action, _now(), item_id, detail)
     itemfile.commit_to_git(path, me.email, f"{'Create' if action == 'create' else 'Edit'} {item_id}"
                            + (f" ({detail})" if detail else ""))
