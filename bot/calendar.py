@@ -14,7 +14,7 @@ from typing import Any
 from . import queue
 from .approval import Gate
 from .channels import Channels
-from .clock import at_local, from_utc_iso, slots_between
+from .clock import at_local, from_utc_iso, previous_slot, slots_between
 from .content import Item
 from .errors import ConfigError
 from .ledger import Delivery, Ledger
@@ -52,21 +52,23 @@ def week(key: str) -> Span:
     m = _WEEK.fullmatch(key.strip())
     try:
         first = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1) if m else None
-    except ValueError:
-        first = None
-    if first is None:
-        raise ConfigError(f"{key!r} is not a week as YYYY-Www (such as 2019-W28)")
-    last = first + timedelta(days=6)
+        # The span and the weeks beside it must be real dates too (not before year 1 or after 9999).
+        last, before, after = (first + timedelta(days=6), first - timedelta(days=7),
+                               first + timedelta(days=7)) if first else (None, None, None)
+    except (ValueError, OverflowError):
+        first = last = before = after = None
+    if first is None or last is None or before is None or after is None:
+        raise ConfigError(f"{key.strip()} is not a week as YYYY-Www (such as 2019-W28)")
     label = f"{first.day} {first:%B}" if first.month != last.month else f"{first.day}"
     label = f"{label}{' ' + str(first.year) if first.year != last.year else ''} to {last.day} {last:%B %Y}"
-    before, after = first - timedelta(days=7), first + timedelta(days=7)
-    return Span("week", first, 7, f"Week {int(key[-2:])}: {label}", key.strip(), _week_key(before), _week_key(after))
+    return Span("week", first, 7, f"Week {first.isocalendar().week}: {label}", key.strip(), _week_key(before),
+                _week_key(after))
 
 
 def month(key: str) -> Span:
     m = _MONTH.fullmatch(key.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ConfigError(f"{key!r} is not a month as YYYY-MM (such as 2019-07)")
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1 < int(m.group(1)) < 9999:
+        raise ConfigError(f"{key.strip()} is not a month as YYYY-MM (such as 2019-07)")
     first = date(int(m.group(1)), int(m.group(2)), 1)
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     before = (first - timedelta(days=1)).replace(day=1)
@@ -191,8 +193,13 @@ def _coming_editions(ledger: Ledger, items: list[Item], gate: Gate, settings: Se
     taken = ledger.items_in_editions()
     waiting = [i for i in items if "email" in i.channels and i.id not in taken and gate.may_go(i, "email")]
     filled = {from_utc_iso(slot) for slot in (ledger.edition(e).slot for e in ledger.editions()) if slot}
+    # A run fills only the latest slot that has come, while it is not older than BOT_MAX_LATENESS; then the
+    # slots to come, each taking what is due by it.
+    latest = previous_slot(settings.newsletter_schedule, settings.timezone, now)
+    slots = [latest] if now - latest <= settings.max_lateness else []
+    slots += list(slots_between(settings.newsletter_schedule, settings.timezone, now, end))
     entries = []
-    for slot in slots_between(settings.newsletter_schedule, settings.timezone, now - settings.max_lateness, end):
+    for slot in slots:
         if slot in filled:
             continue
         due = fresh_for_edition([i for i in waiting if i.publish_at <= slot], slot, settings)

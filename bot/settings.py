@@ -305,6 +305,15 @@ def _suggest(name: str) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def duration_text(delta: timedelta) -> str:
+    """A duration as BOT_* settings write it: 24h, 30s, 14d, 90m."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(name, value, source) for every setting, secrets masked, for `bot config`."""
     rows = []
@@ -319,7 +328,11 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             shown = ", ".join(str(v) for v in value)
         elif isinstance(value, time):
             shown = f"{value:%H:%M}"
-        else:
-            shown = str(value)
+        elif isinstance(value, timedelta):
+            shown = duration_text(value)
+        elif isinstance(value, ZoneInfo):
+            shown = value.key
+        else:  # as it would be written in .env: nothing for a value that is not set
+            shown = "" if value is None else str(value)
         rows.append((name, shown, settings.sources.get(name, "default")))
     return rows

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash
 
 from .clock import from_utc_iso
 from .errors import HeraldError
-from .ledger import Ledger
+from .ledger import Ledger, feeds
 from .ledger import staff as store
 from .ledger.review import record
 from .settings import Settings
@@ -199,8 +199,10 @@ def _digest(session_id: str) -> str:
 def open_session(ledger: Ledger, settings: Settings, actor: str, now: datetime) -> str:
     """A new session of `actor`; its id, which only the browser keeps (the ledger keeps its SHA-256)."""
     if actor == ENV_ADMIN:
-        if not _env_fingerprint_holds(ledger, settings):  # BOT_ADMIN_PASSWORD changed: its old sessions end
-            store.end_sessions(ledger, ENV_ADMIN)
+        if not _env_fingerprint_holds(ledger, settings):  # BOT_ADMIN_PASSWORD changed: its old sessions end,
+            store.end_sessions(ledger, ENV_ADMIN)  # and its old calendar feed address with them
+            if feeds.generation(ledger, ENV_ADMIN) is not None:
+                feeds.renew(ledger, ENV_ADMIN, now)
         ledger.set_meta(_ENV_FINGERPRINT, _env_fingerprint(settings))
     session_id = secrets.token_urlsafe(32)
     store.add_session(ledger, _digest(session_id), actor, now, forget_before=now - SESSION_LIFETIME)

@@ -163,13 +163,18 @@ def _row(where: str, line: int, cells: list[str], columns: Columns) -> Row | Pro
 # --- Herald's export ------------------------------------------------------------------------------------
 
 
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run: names come from a public form, and `=HYPERLINK(...)` is a formula."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_csv(rows: Iterable[Mapping[str, str | None]], out: BinaryIO) -> None:
     """A header row, then one row per subscriber: RFC 4180 (CRLF, quotes only where needed), UTF-8."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_FIELDS)
     for n, row in enumerate(rows, 1):
-        writer.writerow([row[f] or "" for f in EXPORT_FIELDS])
+        writer.writerow([_inert(row[f] or "") for f in EXPORT_FIELDS])
         if n % 1000 == 0:  # streamed: a list of any length never sits in memory whole
             _flush(buffer, out)
     _flush(buffer, out)

@@ -111,7 +111,8 @@ def test_every_state_shows_as_of_now(make_settings: Callable[..., Settings], wri
 
 
 def test_a_span_that_is_not_a_week_or_month_is_one_line(settings: Settings, queue_dir: Path) -> None:
-    for args in (["--week", "2019-W60"], ["--month", "2019-13"], ["--week", "28"]):
+    for args in (["--week", "2019-W60"], ["--month", "2019-13"], ["--week", "28"], ["--month", "0000-01"],
+                 ["--month", "9999-12"], ["--week", "9999-W52"], ["--week", "0001-W01"]):
         result = calendar(settings, *args)
         assert result.exit_code == 3 and result.output.count("\n") == 1, result.output
     both = calendar(settings, "--week", "2019-W28", "--month", "2019-07")
@@ -157,4 +158,27 @@ def test_the_page_and_each_persons_secret_feed(make_settings: Callable[..., Sett
         with Ledger.open(settings.state_dir) as ledger:
             staff.remove(ledger, "ed@example.org", "test", now)
         assert requests.get(base + new_path).status_code == 404  # no longer staff: no longer a feed
+        with Ledger.open(settings.state_dir) as ledger:
+            staff.add(ledger, "ed@example.org", "editor", PASSWORD, "test", now)
+        assert requests.get(base + new_path).status_code == 404  # added again: the old address stays dead
 
+
+
+@pytest.mark.parametrize("schedule, now", [
+    ("fri 10:00, fri 16:00", datetime(2019, 7, 12, 17, 0, tzinfo=ZURICH)),  # two slots passed: a run fills the last
+    ("fri 10:00", datetime(2019, 7, 13, 10, 0, tzinfo=ZURICH)),  # the slot exactly BOT_MAX_LATENESS old
+])
+def test_the_calendar_shows_the_edition_a_run_then_makes(make_settings: Callable[..., Settings],
+                                                          write_item: Callable[..., Path], schedule: str,
+                                                          now: datetime) -> None:
+    settings = make_settings(BOT_NEWSLETTER_SCHEDULE=schedule)
+    item(write_item, "morning-news", "2019-07-12 08:00")
+    item(write_item, "noon-news", "2019-07-12 12:00")
+    listed = json.loads(calendar(settings, "--week", "2019-W28", "--now", f"{now:%Y-%m-%d %H:%M}", "--json").stdout)
+    shown = [(e["when"], sorted(e["items"])) for e in listed if e["kind"] == "edition"]
+    report = run_once(settings, now)
+    with Ledger.open(settings.state_dir) as ledger:
+        made = [ledger.edition(e) for e in report.editions]
+    assert shown == [(datetime.fromisoformat(e.slot.replace("Z", "+00:00")).astimezone(ZURICH).isoformat(),
+                      sorted(e.item_ids)) for e in made if e.slot]
+    assert len(shown) == 1

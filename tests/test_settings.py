@@ -141,3 +141,16 @@ def test_the_hash_bot_hash_password_writes_is_accepted() -> None:
     assert load_settings(environ={"BOT_ADMIN_PASSWORD": digest}, env_file=None).admin_password.reveal() == digest
     stronger = generate_password_hash("a long staff password", method="scrypt:65536:8:2")
     assert load_settings(environ={"BOT_ADMIN_PASSWORD": stronger}, env_file=None).admin_password
+
+
+def test_bot_config_shows_each_value_as_it_is_written_in_env() -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    shown = CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", "config"],
+                               env={"BOT_MAX_LATENESS": "90m", "BOT_TIMEZONE": "Europe/Zurich"}).stdout
+    assert "BOT_MAX_LATENESS=90m  # environment" in shown and "BOT_HTTP_TIMEOUT=30s  # default" in shown
+    assert "BOT_MAX_ITEM_AGE=14d" in shown and "SMTP_PORT=  # default" in shown
+    for raw in ("None", "=0:00:", "day,", "True", "False"):
+        assert raw not in shown, raw

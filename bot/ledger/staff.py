@@ -65,6 +65,8 @@ def delete(ledger: Ledger, email: str) -> Outcome:
         if outcome == "done":
             ledger.db.execute("DELETE FROM staff WHERE email = ?", (email,))
             ledger.db.execute("DELETE FROM sessions WHERE actor = ?", (email,))
+            # A new generation, kept: the address they had stays dead even if the same email is added again.
+            ledger.db.execute("UPDATE calendar_feeds SET generation = generation + 1 WHERE actor = ?", (email,))
     return outcome
 
 
