@@ -98,6 +98,7 @@ def test_one_click_unsubscribe_as_mail_clients_send_it(site: Settings) -> None:
         page = requests.get(url)
         assert page.status_code == 200 and "<form method=\"post\"" in page.text
         assert status_of(site, "amina@example.org") == "active"  # looking at the page changes nothing
+        assert "will receive no more" not in page.text and "Press the button" in page.text  # nothing done yet
         for _ in range(2):  # RFC 8058: a POST with this body, no cookie, no CSRF token; idempotent
             answer = requests.post(url, data="List-Unsubscribe=One-Click", allow_redirects=False,
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -305,6 +306,8 @@ def test_archive_shows_editions_without_anyones_token(site: Settings) -> None:
     with running(site) as base:
         listing = requests.get(base + "/archive")
         assert "/archive/1" in listing.text
+        assert re.search(r"2019-07-12 &middot; \d+ updates?</span>", listing.text)  # a count, not a repr
+        assert "built-in" not in listing.text and "object at 0x" not in listing.text
         page = requests.get(base + "/archive/1")
         assert page.status_code == 200 and "22 States urge China" in page.text
         assert token not in page.text and "HERALD-TOKEN" not in page.text

@@ -175,7 +175,7 @@ def unsubscribe_help() -> str:
 def archive() -> str:
     store = ledger()
     editions = [store.edition(edition_id) for edition_id in reversed(store.editions())]
-    rows = [{"id": e.id, "subject": e.subject, "date": (e.slot or e.created_at)[:10], "items": len(e.item_ids)}
+    rows = [{"id": e.id, "subject": e.subject, "date": (e.slot or e.created_at)[:10], "count": len(e.item_ids)}
             for e in editions if e.recipients or e.slot]
     return render_template("archive.html.j2", editions=rows)
 
