@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -110,7 +111,7 @@ def _ok(answer: requests.Response) -> None:
     assert answer.status_code == 200, answer.status_code
 
 
-def _form(web: requests.Session, url: str) -> dict[str, str]:
+def _form(web: requests.Session, url: str) -> dict[str, Any]:
     import html
 
     page = web.get(url).text
@@ -121,7 +122,7 @@ def _form(web: requests.Session, url: str) -> dict[str, str]:
     values["version"] = re.search(r'name="version" value="([^"]*)"', page).group(1)  # type: ignore[union-attr]
     values["campaign"] = ""
     values["action"] = "save"
-    return values
+    return values | {"channels": re.findall(r'name="channels" value="([a-z]+)" checked', page)}
 
 
 if __name__ == "__main__":
