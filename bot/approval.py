@@ -54,8 +54,13 @@ class Gate:
             return "held"
         return "ready"
 
+    def channel_state(self, item: Item, channel: str) -> str:
+        """`draft`, `waiting` or `held` as for the item, `held` for a hold on this channel alone, else `ready`."""
+        state = self.state(item)
+        return "held" if state == "ready" and (item.id, channel) in self.holds else state
+
     def may_go(self, item: Item, channel: str) -> bool:
-        return self.state(item) == "ready" and (item.id, channel) not in self.holds
+        return self.channel_state(item, channel) == "ready"
 
     def holds_newsletter(self, item_id: str) -> bool:
         return (item_id, ALL) in self.holds or (item_id, "email") in self.holds

@@ -17,7 +17,7 @@ from .channels import Channels
 from .clock import at_local, from_utc_iso, previous_slot, slots_between
 from .content import Item
 from .errors import ConfigError
-from .ledger import Delivery, Ledger
+from .ledger import Delivery, Edition, Ledger
 from .render import order, subject_for
 from .scheduler import fresh_for_edition
 from .settings import PLATFORMS, Settings
@@ -119,8 +119,9 @@ def plan(settings: Settings, start: datetime, end: datetime, now: datetime) -> l
         recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
         entries = _posts(loaded.items, recorded, channels, gate, settings, now)
         if channels.enabled("email"):
-            entries += _past_editions(ledger, gate, settings, start, end)
-            entries += _coming_editions(ledger, loaded.items, gate, settings, start, end, now)
+            editions = [ledger.edition(e) for e in ledger.editions()]
+            entries += _past_editions(ledger, editions, gate, settings, start, end)
+            entries += _coming_editions(ledger, editions, loaded.items, gate, settings, start, end, now)
     return sorted((e for e in entries if start <= e.when < end), key=lambda e: (e.when, e.kind != "edition",
                                                                               e.platform, e.item))
 
@@ -147,11 +148,9 @@ def _posts(items: list[Item], recorded: dict[tuple[str | None, str], Delivery], 
 
 
 def _unrecorded_state(item: Item, platform: str, gate: Gate, settings: Settings, now: datetime) -> tuple[str, str]:
-    state = gate.state(item)
+    state = gate.channel_state(item, platform)
     if state != "ready":
         return state, ""
-    if not gate.may_go(item, platform):
-        return "held", ""
     if now - item.publish_at > settings.max_lateness:
         return "missed", "too late by the time a run could post it (BOT_MAX_LATENESS)"
     return "scheduled", ""
@@ -162,21 +161,19 @@ def _recorded_state(delivery: Delivery, item: Item | None, gate: Gate) -> str:
         return "dismissed" if delivery.dismissed_at else delivery.status
     if delivery.status == "sent":
         return "sent"
-    if item is not None and not gate.may_go(item, delivery.channel):  # a retry that now waits
-        state = gate.state(item)
-        return "held" if state == "ready" else state
-    return "scheduled"
+    state = gate.channel_state(item, delivery.channel) if item is not None else "ready"
+    return "scheduled" if state == "ready" else state  # a retry waits while its item is a draft, unapproved or held
 
 
-def _past_editions(ledger: Ledger, gate: Gate, settings: Settings, start: datetime, end: datetime) -> list[Entry]:
+def _past_editions(ledger: Ledger, editions: list[Edition], gate: Gate, settings: Settings, start: datetime,
+                   end: datetime) -> list[Entry]:
     tz = settings.timezone
     entries = []
-    for edition_id in ledger.editions():
-        edition = ledger.edition(edition_id)
+    for edition in editions:
         when = from_utc_iso(edition.slot or edition.created_at).astimezone(tz)
         if not start <= when < end:
             continue
-        counts = ledger.edition_counts(edition_id)
+        counts = ledger.edition_counts(edition.id)
         if counts.get("pending", 0) + counts.get("sending", 0):
             state = "held" if any(gate.holds_newsletter(i) for i in edition.item_ids) else "scheduled"
         else:
@@ -186,13 +183,13 @@ def _past_editions(ledger: Ledger, gate: Gate, settings: Settings, start: dateti
     return entries
 
 
-def _coming_editions(ledger: Ledger, items: list[Item], gate: Gate, settings: Settings, start: datetime,
-                     end: datetime, now: datetime) -> list[Entry]:
+def _coming_editions(ledger: Ledger, editions: list[Edition], items: list[Item], gate: Gate, settings: Settings,
+                     start: datetime, end: datetime, now: datetime) -> list[Entry]:
     """The slots still to come, each with the items it will carry: every slot from the one a run would still fill
     (within BOT_MAX_LATENESS) takes what is due by it, in order, so a later slot never shows an earlier one's."""
     taken = ledger.items_in_editions()
     waiting = [i for i in items if "email" in i.channels and i.id not in taken and gate.may_go(i, "email")]
-    filled = {from_utc_iso(slot) for slot in (ledger.edition(e).slot for e in ledger.editions()) if slot}
+    filled = {from_utc_iso(e.slot) for e in editions if e.slot}
     # A run fills only the latest slot that has come, while it is not older than BOT_MAX_LATENESS; then the
     # slots to come, each taking what is due by it.
     latest = previous_slot(settings.newsletter_schedule, settings.timezone, now)

@@ -79,9 +79,8 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
         for platform in PLATFORMS:
             if platform in item.channels and channels.enabled(platform) and (item.id, platform) not in recorded \
                     and item.publish_at > now - settings.max_lateness:
-                state = gate.state(item)
-                if state == "ready":
-                    state = "scheduled" if gate.may_go(item, platform) else "held"
+                state = gate.channel_state(item, platform)
+                state = "scheduled" if state == "ready" else state
                 upcoming.append({"item": item.id, "platform": platform, "state": state,
                                  "at": item.publish_at.astimezone(tz).isoformat()})
     upcoming.sort(key=lambda p: p["at"])
@@ -98,10 +97,8 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
 
 def _retry_state(item: Item | None, delivery: Delivery, gate: Gate) -> str:
     """A post waiting to be retried waits longer when its item became a draft, awaits approval or is held."""
-    if item is None or gate.may_go(item, delivery.channel):
-        return "retry"
-    state = gate.state(item)
-    return "held" if state == "ready" else state
+    state = gate.channel_state(item, delivery.channel) if item is not None else "ready"
+    return "retry" if state == "ready" else state
 
 
 def _stale(ledger: Ledger, tz: Any) -> list[dict[str, Any]]:

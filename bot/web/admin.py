@@ -38,12 +38,16 @@ def _back(item_id: str) -> Response:
     return redirect(f"/admin/items/{item_id}", code=303)
 
 
-def _decide(item_id: str, act: Callable[[str | None], str]) -> Response:
-    channel = request.form.get("platform") or None
+def _note(act: Callable[[str | None], str]) -> None:
+    """Take the decision for the form's `platform` (none: the whole item) and say on the next page how it went."""
     try:
-        session["notice"] = act(channel)
+        session["notice"] = act(request.form.get("platform") or None)
     except HeraldError as exc:
         session["notice"] = str(exc)
+
+
+def _decide(item_id: str, act: Callable[[str | None], str]) -> Response:
+    _note(act)
     return _back(item_id)
 
 
@@ -104,10 +108,10 @@ def requeue() -> Response:
         return (f"{item} is back in the schedule on {', '.join(done)}: it goes out at the next run." if done
                 else f"{item} on {platform} was not missed or failed: nothing to requeue.")
 
-    if not item or not platform:
+    if item and platform:
+        _note(act)
+    else:
         session["notice"] = "Nothing to requeue."
-        return redirect("/admin", code=303)
-    _decide(item, act)
     return redirect("/admin", code=303)
 
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from .. import approval, itemfile, queue
 from ..clock import from_utc_iso
+from ..content import Item
 from ..errors import HeraldError
 from ..frontmatter import Invalid
 from ..ledger import review as book
@@ -98,7 +99,8 @@ def show(item_id: str) -> tuple[str, int, dict[str, str]]:
         return _page(render_template("message.html.j2", heading="This file cannot be edited here", lines=[
             f"{path.name}: {exc.field}: {exc.message}" + (f" (line {exc.line})" if exc.line else ""),
             "Fix it in a text editor or in git; `bot validate` shows the same message."]), 422)
-    return _page(_form("edit", fields, version=itemfile.digest(data), notice=session.pop("notice", None)))
+    return _page(_form("edit", fields, version=itemfile.digest(data), notice=session.pop("notice", None),
+                       path=path))
 
 
 @blueprint.post("/items/<item_id>")
@@ -116,12 +118,12 @@ def save(item_id: str) -> Response | tuple[str, int, dict[str, str]]:
     version = request.form.get("version", "")
     if request.form.get("action") == "preview" or not checked.ok:
         status = 200 if request.form.get("action") == "preview" else 422
-        return _page(_form("edit", fields, checked, version=version), status)
+        return _page(_form("edit", fields, checked, version=version, path=path), status)
     try:
         itemfile.save(path, itemfile.to_text(fields), version, cfg.state_dir)
     except itemfile.StaleEdit as exc:
         checked.add("general", str(exc) + ". What you typed is still below: copy it, then reload the page.")
-        return _page(_form("edit", fields, checked, version=version), 409)
+        return _page(_form("edit", fields, checked, version=version, path=path), 409)
     changed = [n for n in _FIELD_NAMES if composer.value_of(fields, n) != composer.value_of(before, n)]
     _saved(path, item_id, "edit", ", ".join(changed))
     session["notice"] = "Saved." + (" It is a draft until an approver approves it." if fields.draft else "")
@@ -196,9 +198,10 @@ def _preview_context(checked: composer.Checked) -> dict[str, Any]:
 
 
 def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None = None, version: str = "",
-          notice: str | None = None, suggested: str = "") -> str:
+          notice: str | None = None, suggested: str = "", path: Path | None = None) -> str:
+    """The composer page; `path` is the item's file when editing (found once by the view)."""
     cfg = settings()
-    known, _ = composer.campaigns(cfg)
+    known, ok = composer.campaigns(cfg)
     context: dict[str, Any] = {"mode": mode, "f": fields, "problems": checked.problems if checked else {},
                                "version": version, "notice": notice, "platforms": PLATFORMS, "channels": CHANNELS,
                                "campaigns": sorted((k, c.name) for k, c in known.items()), "zone": cfg.timezone.key,
@@ -207,22 +210,21 @@ def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None =
                                "suggested_id": suggested, "labels": LABELS}
     if checked is not None:
         context.update(_preview_context(checked))
-    elif mode == "edit":
-        context.update(_preview_context(composer.check(cfg, fields, _path(fields.id), new=False)))
-    if mode == "edit":
-        context.update(_item_context(fields))
+    elif path is not None:
+        context.update(_preview_context(composer.check(cfg, fields, path, new=False)))
+    if path is not None:
+        item, _ = queue.read_item(path, cfg, known, ok)  # as it is on disk, whatever the form holds
+        context.update(_item_context(fields, item))
     return render_template("admin_item.html.j2", **context)
 
 
-def _item_context(fields: itemfile.Fields) -> dict[str, Any]:
-    """What the item page shows beside the form: its state, what went out, who did what."""
+def _item_context(fields: itemfile.Fields, item: Item | None) -> dict[str, Any]:
+    """What the item page shows beside the form: its state (`item` is the file on disk, None when invalid), what
+    went out, who did what."""
     cfg = settings()
     tz = cfg.timezone
     db = ledger()
     gate = approval.Gate.read(db, cfg)
-    path = _path(fields.id)
-    known, ok = composer.campaigns(cfg)
-    item, _ = queue.read_item(path, cfg, known, ok)
     state = gate.state(item) if item is not None else "invalid"
     approved = gate.approved(item) if item is not None else None
     deliveries = [{"channel": d.channel, "status": "dismissed" if d.dismissed_at else d.status,
