@@ -7,6 +7,7 @@ rows: the next run knows what was in flight, and asks the channel after each bef
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import sqlite3
 import threading
@@ -83,15 +84,19 @@ class Ledger:
             for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 private.tighten(companion)
             private.file(path)
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL survives a killed process; a power cut may lose the last commits, which
-            # then rolls a delivery back to an earlier state: a possible duplicate, never a loss.
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA foreign_keys = OFF")  # until migrated: see _migrate
-            self._migrate()
-            self.db.execute("PRAGMA foreign_keys = ON")
+            # One opener at a time sets up the file: SQLite answers "database is locked" at once, without
+            # waiting, to a second connection switching a new file to WAL (bot serve's threads and bot run race).
+            with private.open_lock(path.with_name(path.name + ".setup-lock")) as setup:
+                fcntl.flock(setup, fcntl.LOCK_EX)
+                self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL survives a killed process; a power cut may lose the last commits, which
+                # then rolls a delivery back to an earlier state: a possible duplicate, never a loss.
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.db.execute("PRAGMA foreign_keys = OFF")  # until migrated: see _migrate
+                self._migrate()
+                self.db.execute("PRAGMA foreign_keys = ON")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot open the state database: {exc.strerror}") from None
         except sqlite3.DatabaseError as exc:
