@@ -10,16 +10,22 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with one file, reported as `PATH[:LINE]: FIELD: message`."""
+    """One thing wrong with one file, reported as `PATH[:LINE]: FIELD: message`; a warning does not stop the item."""
 
     path: str
     field: str
     message: str
     line: int | None = None
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.field}: {'warning: ' if self.warning else ''}{self.message}"
+
+    @property
+    def order(self) -> tuple[str, int, str]:
+        """Reports list problems by file, then line."""
+        return (self.path, self.line or 0, self.field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class Queue:
 
     items: list[Item] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # worth saying, but the item still goes out
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     files: int = 0
 
