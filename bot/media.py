@@ -96,11 +96,6 @@ def public_url(settings: Settings, image: str) -> str:
     return f"{settings.effective_public_url}/{image}" if is_local(image) else image
 
 
-def attachments(url: str | None, alt: str | None) -> list[dict[str, str]]:
-    """What a post carries besides its text, as the outbox and preview files show it."""
-    return [{"image": url, "alt": alt or ""}] if url else []
-
-
 def media_type(name: str) -> str:
     return TYPES[name.rsplit(".", 1)[-1]]
 

@@ -62,15 +62,6 @@ def plan(queue: Queue, settings: Settings, now: datetime,
     return result
 
 
-def record(post: social.Post, body: dict[str, Any], attachments: list[dict[str, str]]) -> dict[str, Any]:
-    """The file shape shared by the preview and the outbox."""
-    return {"platform": post.platform, "item": post.item, "payload": body, "attachments": attachments}
-
-
-def attachments_of(item: Item, settings: Settings) -> list[dict[str, str]]:
-    return media.attachments(media.public_url(settings, item.image) if item.image else None, item.image_alt)
-
-
 def write_json(path: Path, data: Any) -> None:
     private.folder(path.parent)
     private.write_atomically(path, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
@@ -82,8 +73,11 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
     private.folder(out)
     _clear(out, PLATFORMS)
     for planned in result.posts:
-        write_json(out / planned.post.platform / f"{planned.item.id}.json",
-                   record(planned.post, planned.payload, attachments_of(planned.item, settings)))
+        item = planned.item
+        image = media.public_url(settings, item.image) if item.image else None
+        write_json(out / planned.post.platform / f"{item.id}.json",
+                   social.file_record(planned.post.platform, item.id, planned.payload, link=item.link, image=image,
+                                      image_alt=item.image_alt))
 
     newsletter = None
     if result.edition_items and result.slot is not None:
@@ -144,6 +138,8 @@ def _card(planned: PlannedPost, settings: Settings, out: Path) -> dict[str, Any]
         "notes": post.notes,
         "dropped": bool(post.dropped_tags),
         "file": f"{post.platform}/{post.item}.json",
+        "added": [what for _, what, _ in social.added_when_sent(post.platform, link=planned.item.link,
+                                                                image=planned.item.image)],
     }
 
 

@@ -279,7 +279,8 @@ def _facets(text: str, layout: _Layout, link: str | None) -> tuple[dict[str, Any
 
 def payload(post: Post, *, language: str, visibility: str = "public",
             created_at: datetime | None = None) -> dict[str, Any]:
-    """The exact body of the platform's create call."""
+    """The body of the platform's create call as Herald composes it; `added_when_sent` says what the real
+    backend adds to it (uploaded pictures, link cards), which needs the network."""
     if post.platform == "x":
         return {"text": post.text}  # POST /2/tweets
     if post.platform == "mastodon":
@@ -292,6 +293,46 @@ def payload(post: Post, *, language: str, visibility: str = "public",
         "createdAt": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "langs": [language],
     }
+
+
+# What the real backends add to `payload` when they send, which the outbox and the preview cannot write: each
+# needs an upload first, or the account's identity. Said in words beside the body, so that nobody takes the
+# file for the whole call.
+_WRAPPER = {
+    "x": "the body of POST /2/tweets",
+    "mastodon": "the body of POST /api/v1/statuses",
+    "bluesky": "the `record` of com.atproto.repo.createRecord, sent with the account's `repo` (its DID), "
+               "`collection` app.bsky.feed.post and an `rkey` made from the item and the first attempt",
+}
+
+
+def added_when_sent(platform: str, *, link: str | None, image: str | None) -> list[tuple[str, str, str]]:
+    """(field, what it is in plain words, how the backend gets it) for each part the platform's real backend
+    adds to this post's payload at sending time."""
+    if platform == "x" and image:
+        return [("media.media_ids", "the picture, with its alt text",
+                 "uploaded with POST /2/media/upload, alt text set with POST /2/media/metadata")]
+    if platform == "mastodon" and image:
+        return [("media_ids", "the picture, with its alt text", "uploaded first with POST /api/v2/media")]
+    if platform == "bluesky" and link:
+        card = "a link card with the item's link, title and summary"
+        return [("embed", card + (", the picture as its thumbnail" if image else ""),
+                 "app.bsky.embed.external" + ("; the picture uploaded with com.atproto.repo.uploadBlob" if image
+                                              else ""))]
+    if platform == "bluesky" and image:
+        return [("embed", "the picture, with its alt text",
+                 "app.bsky.embed.images; uploaded with com.atproto.repo.uploadBlob")]
+    return []
+
+
+def file_record(platform: str, item: str, body: dict[str, Any], *, link: str | None, image: str | None,
+                image_alt: str | None) -> dict[str, Any]:
+    """One post as the outbox and the preview write it: the body as composed, what it is, and what the
+    real backend adds when it sends."""
+    return {"platform": platform, "item": item, "payload": body, "payload_is": _WRAPPER[platform],
+            "attachments": [{"image": image, "alt": image_alt or ""}] if image else [],
+            "added_when_sent": [f"{name}: {what} ({how})"
+                                for name, what, how in added_when_sent(platform, link=link, image=image)]}
 
 
 def override_problems(item: Item) -> list[tuple[str, str]]:

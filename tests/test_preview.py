@@ -81,7 +81,8 @@ def test_posts_show_their_picture_and_its_alt_text_and_the_files_list_it_as_atta
                           settings, out)
 
     panel = json.loads((out / "mastodon" / "panel.json").read_text())
-    assert list(panel) == ["platform", "item", "payload", "attachments"] and "media_ids" not in panel["payload"]
+    assert list(panel) == ["platform", "item", "payload", "payload_is", "attachments", "added_when_sent"]
+    assert "media_ids" not in panel["payload"] and panel["added_when_sent"][0].startswith("media_ids: the picture")
     assert panel["attachments"] == [{"image": f"https://news.example.org/{stored.image}", "alt": ALT}]
     remote = json.loads((out / "x" / "remote.json").read_text())
     assert remote["attachments"] == [{"image": "https://cdn.example.org/vote.jpg", "alt": "A vote"}]
@@ -91,6 +92,8 @@ def test_posts_show_their_picture_and_its_alt_text_and_the_files_list_it_as_atta
     assert f'<img src="{stored.image}" alt="{ALT}"><figcaption><span class="label">Alt text:</span> {ALT}' in page
     assert (out / stored.image).read_bytes() == stored.path.read_bytes()
     assert '<img src="https://cdn.example.org/vote.jpg" alt="A vote">' in page and page.count("<img") == 2
+    # The card says in words what the real backend sends beside the file's body.
+    assert page.count("Also sent, not in the API body file: the picture, with its alt text.") == 2
 
 
 def test_the_outbox_file_carries_the_same_attachments_as_the_preview(

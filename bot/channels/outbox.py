@@ -1,9 +1,10 @@
 """The outbox backend, the embedded default: every message and post is written under BOT_STATE_DIR/outbox/.
 
-Emails become one RFC 5322 `.eml` file each, exactly the bytes SMTP would carry; posts become one JSON
-file each, `{"platform", "item", "payload", "attachments"}`: the exact API body, and the pictures that go with it
-(`[{"image": URL, "alt": TEXT}]`, uploaded beside the call). Files are written whole (a temporary file renamed
-into place), and writing the same message again replaces it: a retry is harmless.
+Emails become one RFC 5322 `.eml` file each, exactly the bytes SMTP would carry. Posts become one JSON file
+each (social.file_record): the body as composed, the pictures that go with it, and in words what the real
+backend adds when it sends (uploaded pictures' ids, Bluesky's link card), which needs the network. Files are
+written whole (a temporary file renamed into place), and writing the same message again replaces it: a retry
+is harmless.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import private
-from ..media import attachments
 from ..settings import Settings
+from ..social import file_record
 from . import Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
 
 
@@ -50,8 +51,8 @@ class Outbox:
                     write_atomically(path, message.raw())
                     outcomes.append(Sent(message.message_id))
                 elif isinstance(message, OutgoingPost):
-                    record = {"platform": message.platform, "item": message.item, "payload": message.payload,
-                              "attachments": attachments(message.image, message.image_alt)}
+                    record = file_record(message.platform, message.item, message.payload, link=message.link,
+                                         image=message.image, image_alt=message.image_alt)
                     write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
                     outcomes.append(Sent(f"outbox:{self.kind}/{path.name}"))
                 else:  # a caller's bug: said as such, also under python -O
