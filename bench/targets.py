@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BOT = [sys.executable, "-m", "bot", "--env-file", "/nonexistent"]
+BOT = [sys.executable, "-m", "bot", "--env-file", "/dev/null"]
 
 
 def best(samples: list[float]) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from .errors import ConfigError, HeraldError
 from .settings import Settings, describe, load_settings
@@ -42,8 +43,35 @@ def redact(text: str, settings: Settings | None) -> str:
     return settings.redact(text) if settings else text
 
 
+_NO_BREAK = "\u2011"  # a non-breaking hyphen, which textwrap never breaks a line at
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's help, except that a line never breaks at a hyphen: `demo-subscribers.csv` or `--with-scheduler`
+    split over two lines reads as two words, and a path copied from it is wrong."""
+
+    def write_text(self, text: str) -> None:
+        start = len(self.buffer)
+        super().write_text(text.replace("-", _NO_BREAK))
+        self._restore(start)
+
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        start = len(self.buffer)
+        super().write_dl([(term, text.replace("-", _NO_BREAK)) for term, text in rows], col_max, col_spacing)
+        self._restore(start)
+
+    def _restore(self, start: int) -> None:
+        self.buffer[start:] = [part.replace(_NO_BREAK, "-") for part in self.buffer[start:]]
+
+
+class HelpContext(click.Context):
+    formatter_class = HelpFormatter
+
+
 class HeraldGroup(click.Group):
     """Maps Herald's errors to one line and an exit code; a traceback only with --debug."""
+
+    context_class = HelpContext
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug"))
@@ -83,28 +111,43 @@ def _settings(ctx: click.Context) -> Settings | None:
 @click.pass_context
 def cli(ctx: click.Context, env_file: Path, debug: bool) -> None:
     """Herald: queue dated news as Markdown; publish it as a newsletter and as posts on X, Mastodon and Bluesky."""
+    # Without a .env Herald runs on its defaults; a file asked for by name and not found must not mean the same.
+    if ctx.get_parameter_source("env_file") is not ParameterSource.DEFAULT and not env_file.exists():
+        raise ConfigError(f"--env-file {env_file}: there is no such file (without --env-file, Herald reads .env "
+                          "when there is one)")
     ctx.obj = App(load_settings(env_file=env_file), debug)
 
 
-@cli.command()
+def counted(n: int, word: str) -> str:
+    """`1 problem`, `2 problems`: the plural of Herald's nouns is regular."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def queue_counts(result: Any) -> str:
+    """The queue's problems and warnings, counted as `bot validate` counts them: `0 problems, 2 warnings`."""
+    return f"{counted(len(result.problems), 'problem')}, {counted(len(result.warnings), 'warning')}"
+
+
+@cli.command(short_help="Check every queued item and campaigns.yaml.")
 @click.pass_obj
 def validate(app: App) -> None:
-    """Check every queued item and campaigns.yaml; one line per problem, exit 1 if any."""
+    """Check every queued item and campaigns.yaml: one line per problem or warning, by file and line, then a
+    summary, all on standard output. Exit 1 if there is any problem; warnings alone do not change the exit status."""
     from . import queue
 
     result = queue.load(app.settings)
-    for problem in result.problems:
-        click.echo(str(problem))
-    count = len(result.problems)
-    click.echo(f"{result.files} item file{'s' if result.files != 1 else ''} in {app.settings.queue_dir}, "
-               f"{len(result.items)} valid, {count} problem{'s' if count != 1 else ''}.", err=True)
-    sys.exit(1 if count else 0)
+    for found in sorted([*result.problems, *result.warnings], key=lambda p: p.order):
+        click.echo(str(found))
+    click.echo(f"{counted(result.files, 'item file')} in {app.settings.queue_dir}, {len(result.items):,} valid, "
+               f"{queue_counts(result)}.")
+    sys.exit(1 if result.problems else 0)
 
 
-@cli.command()
+@cli.command(short_help="Write what goes out next, to open in a browser.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder to write into  [default: BOT_STATE_DIR/preview]")
-@click.option("--now", "now_raw", metavar="T", help="Preview as of T (ISO 8601; naive = BOT_TIMEZONE).")
+@click.option("--now", "now_raw", metavar="T", help="Preview as of T (YYYY-MM-DD HH:MM in BOT_TIMEZONE, or ISO "
+              "8601) [default: now].")
 @click.pass_obj
 def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     """Write what goes out next: each post's API body, the next edition, and index.html to open."""
@@ -121,16 +164,16 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     plan = preview_mod.plan(result, app.settings, app.now(now_raw), done=lambda i, p: (i, p) in recorded,
                             in_edition=in_editions.__contains__, may_go=gate.may_go)
     index = preview_mod.write(plan, app.settings, out or app.settings.state_dir / "preview")
-    if result.problems:
-        click.echo(f"{len(result.problems)} problem(s) in the queue; those items are left out (see bot validate).",
-                   err=True)
+    if result.problems or result.warnings:
+        left_out = "; the items with problems are left out" if result.problems else ""
+        click.echo(f"{queue_counts(result)} in the queue{left_out} (see bot validate).", err=True)
     click.echo(f"{len(plan.posts)} post(s); newsletter: "
                f"{len(plan.edition_items)} item(s) for the slot of {plan.slot:%Y-%m-%d %H:%M %Z}." if plan.slot
                else f"{len(plan.posts)} post(s).", err=True)
     click.echo(str(index.resolve()))
 
 
-@cli.command()
+@cli.command(short_help="Show every setting, its value and where it came from.")
 @click.pass_obj
 def config(app: App) -> None:
     """Show every setting, its value and where it came from (secrets are never shown)."""
@@ -138,99 +181,8 @@ def config(app: App) -> None:
         click.echo(f"{name}={value}  # {source}")
 
 
-# --- running -------------------------------------------------------------------------------------------
-
-
-class _Redact(logging.Filter):
-    """Scrub every secret's value from log lines, whatever a library put in them."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self.settings)
-        record.args = ()
-        return True
-
-
-def _logging(app: App, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-    handler.addFilter(_Redact(app.settings))
-    root = logging.getLogger("herald")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if app.debug else level)
-    root.propagate = False
-
-
-def _progress() -> Any:
-    """A progress bar on a terminal, plain log lines every tenth otherwise."""
-    from .report import progress_reporter
-
-    return progress_reporter(sys.stderr.isatty())
-
-
-@cli.command()
-@click.option("--once", is_flag=True, help="Do everything due, then exit (0: all went out, 1: anything failed "
-              "or was skipped).")
-@click.option("--now", "now_raw", metavar="T", help="With --once: act as if it were T.")
-@click.pass_obj
-def run(app: App, once: bool, now_raw: str | None) -> None:
-    """Post each item at its time and send each edition at its slot; keep running unless --once."""
-    from . import report as report_mod
-    from .scheduler import run_forever, run_once, state_lock
-
-    if now_raw and not once:
-        raise click.UsageError("--now goes with --once (the simulated clock is `bot demo`)")
-    # A single run prints what it did; the long-running one logs it, for journald and the like.
-    _logging(app, logging.WARNING if once else logging.INFO)
-    with state_lock(app.settings):
-        if once:
-            live = None if now_raw else (lambda: datetime.now(UTC))
-            with _progress() as progress:
-                result = run_once(app.settings, app.now(now_raw), progress=progress, clock=live)
-            report_mod.print_run(result, app.settings)
-            sys.exit(0 if result.ok else 1)
-        run_forever(app.settings, lambda r: report_mod.print_run(r, app.settings, quiet=True))
-
-
-@cli.group()
-def newsletter() -> None:
-    """Send an edition now, or a test copy."""
-
-
-@newsletter.command("send")
-@click.option("--now", "now_raw", metavar="T", help="Act as if it were T.")
-@click.option("--test-to", metavar="ADDR", help="Send ADDR one copy of the next edition, marked [TEST]; "
-              "record nothing.")
-@click.pass_obj
-def newsletter_send(app: App, now_raw: str | None, test_to: str | None) -> None:
-    """Send one edition now with every email item due and not yet sent."""
-    from . import report as report_mod
-    from .scheduler import send_newsletter_now, send_test_copy, state_lock
-    from .subscribers import normalize_address
-
-    now = app.now(now_raw)
-    if test_to:
-        try:
-            address = normalize_address(test_to)
-        except ValueError as exc:
-            raise click.BadParameter(f"{test_to!r}: {exc}", param_hint="--test-to") from None
-        subject, where = send_test_copy(app.settings, now, address)
-        click.echo(f"sent a test copy of {subject!r} to {address} through {where}")
-        return
-    _logging(app)
-    with state_lock(app.settings), _progress() as progress:
-        result = send_newsletter_now(app.settings, now, progress=progress)
-    if not result.editions and not result.emails_sent:
-        click.echo("nothing new since the last edition: no edition sent", err=True)
-    report_mod.print_run(result, app.settings)
-    sys.exit(0 if result.ok or not result.editions else 1)
-
-
-@cli.command()
-@click.option("--now", "now_raw", metavar="T", help="Report as of T.")
+@cli.command(short_help="What is next, what went out, what failed or was missed.")
+@click.option("--now", "now_raw", metavar="T", help="Report as of T [default: now].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def status(app: App, now_raw: str | None, as_json: bool) -> None:
@@ -246,7 +198,7 @@ def status(app: App, now_raw: str | None, as_json: bool) -> None:
         report_mod.print_status(data)
 
 
-@cli.command()
+@cli.command(short_help="Play the queue on a simulated clock, into the outbox.")
 @click.option("--from", "start_raw", metavar="T", help="Start of the simulated clock [default: a day before the "
               "first item].")
 @click.option("--until", "until_raw", metavar="T", help="End [default: a week after the last item].")
@@ -280,7 +232,7 @@ def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path)
     report_mod.print_status(report_mod.status(app.settings, until))
 
 
-@cli.command()
+@cli.command(short_help="Put a missed or failed post back in the schedule.")
 @click.argument("item")
 @click.option("--platform", type=click.Choice(["x", "mastodon", "bluesky"]), help="Only this platform "
               "[default: every platform where it was missed or failed].")
@@ -297,13 +249,34 @@ def requeue(app: App, item: str, platform: str | None, at_raw: str | None) -> No
         done = put_back(ledger, item, platform, when, cli_actor(), app.now(None))
         states = {d.channel: d.status for d in ledger.deliveries("item_id = ?", (item,))}
     if not done:
+        if not states:
+            _no_such_item(app, item)
         where = f" on {platform}" if platform else ""
-        found = ", ".join(f"{p} {s}" for p, s in states.items()) or "no post recorded yet"
+        found = ", ".join(f"{p} {s}" for p, s in states.items())
         raise HeraldError(f"nothing to requeue: {item}{where} is not missed or failed ({found})")
     click.echo(f"{item}: requeued on {', '.join(done)} for {when.astimezone(app.settings.timezone):%Y-%m-%d %H:%M %Z}")
 
 
-@cli.command()
+def _no_such_item(app: App, item: str) -> None:
+    """Nothing recorded for `item`: if the queue has no such item either, it is a typo; the closest id says of what."""
+    import difflib
+
+    from . import queue
+    from .ledger import Ledger
+
+    loaded = queue.load(app.settings)
+    known = {i.id for i in loaded.items} | loaded.invalid_ids
+    if item in known:
+        raise HeraldError(f"nothing to requeue: {item} has no post recorded yet")
+    with Ledger.open(app.settings.state_dir) as ledger:
+        known |= {d.item_id for d in ledger.posts() if d.item_id}
+    close = difflib.get_close_matches(item, sorted(known), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise HeraldError(f"no such item: {item} is not in {app.settings.queue_dir}, and no post of it was ever "
+                      f"recorded{hint}")
+
+
+@cli.command(short_help="Check every configured backend; never posts or sends.")
 @click.pass_obj
 def doctor(app: App) -> None:
     """Check every configured backend with a read-only call; never posts or sends. Exit 1 if anything needs fixing."""
@@ -319,23 +292,7 @@ def doctor(app: App) -> None:
     sys.exit(0 if all(f.ok for f in findings) else 1)
 
 
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (the staff pages "
-              "too: put a reverse proxy in front rather than listening on all addresses).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--with-scheduler", is_flag=True, help="Also run the scheduler in this process (as `bot run`).")
-@click.pass_obj
-def serve(app: App, host: str, port: int, with_scheduler: bool) -> None:
-    """Serve the unsubscribe, subscribe and archive pages, the provider webhooks and the staff agenda."""
-    from .settings import check_secret
-    from .web.server import serve as serve_web
-
-    check_secret(app.settings)  # it signs staff sessions and checks every link: outbox or not, it must be strong
-    _logging(app)
-    serve_web(app.settings, host, port, with_scheduler)
-
-
-@cli.command("hash-password")
+@cli.command("hash-password", short_help="Print the hash of a staff password.")
 @click.password_option("--password", prompt="Staff password", help="Read from the terminal when not given.")
 def hash_password(password: str) -> None:
     """Print the hash of a staff password, for BOT_ADMIN_PASSWORD (the password itself is never stored)."""
@@ -346,7 +303,12 @@ def hash_password(password: str) -> None:
     click.echo(generate_password_hash(password))
 
 
-from .cli_subscribers import subscribers_group  # noqa: E402  (the subcommands live in their own module)
+from .cli_run import COMMANDS as RUN_COMMANDS  # noqa: E402  (the commands live in modules of their own)
+
+for _command in RUN_COMMANDS:
+    cli.add_command(_command)
+
+from .cli_subscribers import subscribers_group  # noqa: E402
 
 cli.add_command(subscribers_group)
 
@@ -368,8 +330,7 @@ from .cli_media import media_group  # noqa: E402
 cli.add_command(media_group)
 
 
-
-@cli.command("init")
+@cli.command("init", short_help="Start an organisation's folder: the queue and .env.")
 @click.argument("folder", required=False, default=Path("."), type=click.Path(file_okay=False, path_type=Path))
 @click.option("--timezone", "zone_name", metavar="ZONE", help="IANA time zone written to .env and dating the "
               "example  [default: BOT_TIMEZONE]")
@@ -390,6 +351,17 @@ def init_command(app: App, folder: Path, zone_name: str | None) -> None:
     for path, why in done.kept:
         click.echo(f"kept: {path}  ({why})")
     click.echo("\n".join(next_steps(folder)))
+
+
+def _help_everywhere(group: click.Group) -> None:
+    """Each command makes its own context, and so its own help formatter: give every one of them Herald's."""
+    for command in group.commands.values():
+        command.context_class = HelpContext
+        if isinstance(command, click.Group):
+            _help_everywhere(command)
+
+
+_help_everywhere(cli)
 
 
 def main() -> None:

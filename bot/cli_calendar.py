@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cli import App
 
 
-@click.command("calendar")
+@click.command("calendar", short_help="Every post and newsletter slot of a week or a month.")
 @click.option("--week", "week_key", metavar="YYYY-Www", help="An ISO week, such as 2019-W28 [default: this week].")
 @click.option("--month", "month_key", metavar="YYYY-MM", help="A month, such as 2019-07.")
 @click.option("--now", "now_raw", metavar="T", help="States as of T [default: now].")

@@ -23,7 +23,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@click.command("new")
+@click.command("new", short_help="Write a new item file as a draft; print its path.")
 @click.option("--title", default="", help="The item's title [default: a placeholder to replace].")
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="The news date [default: today].")
 @click.pass_obj
@@ -57,7 +57,7 @@ def new(app: App, title: str, day: str | None) -> None:
     click.echo(str(path))
 
 
-@click.command("approve")
+@click.command("approve", short_help="Approve an item as it is now.")
 @click.argument("item")
 @click.pass_obj
 def approve(app: App, item: str) -> None:
@@ -74,7 +74,7 @@ def _channel_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                         help="Only this channel [default: the whole item].")
 
 
-@click.command("hold")
+@click.command("hold", short_help="Keep an item, or one channel of it, from going out.")
 @click.argument("item")
 @_channel_option()
 @click.pass_obj
@@ -87,7 +87,7 @@ def hold(app: App, item: str, channel: str | None) -> None:
     click.echo(f"{item}{where}: held" if done else f"{item}{where} was held already")
 
 
-@click.command("release")
+@click.command("release", short_help="Lift a hold.")
 @click.argument("item")
 @_channel_option()
 @click.pass_obj
@@ -102,7 +102,7 @@ def release(app: App, item: str, channel: str | None) -> None:
     click.echo(f"{item}{where}: released")
 
 
-@click.command("dismiss")
+@click.command("dismiss", short_help="Stop a missed or failed post from asking for a person.")
 @click.argument("item")
 @_channel_option()
 @click.pass_obj

@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 ALT_MAX = 1000  # the queue's limit for image_alt
 
 
-@click.group("media")
+@click.group("media", short_help="Add pictures to the media library.")
 def media_group() -> None:
     """Pictures for items: stored upright, without metadata, within every platform's limits."""
 
 
-@media_group.command("add")
+@media_group.command("add", short_help="Store a picture in the media library; print its path.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--alt", default="", help="The picture's alt text: also prints the two lines to paste into an item.")
 @click.pass_obj

@@ -78,7 +78,7 @@ def remove(app: App, email: str) -> None:
     click.echo(f"{removed}: removed and signed out")
 
 
-@staff_group.command("list")
+@staff_group.command("list", short_help="One line per staff account.")
 @click.pass_obj
 def list_(app: App) -> None:
     """One line per staff account: email, role, date added (in BOT_TIMEZONE), tab-separated."""

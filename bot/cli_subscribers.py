@@ -33,7 +33,7 @@ def subscribers_group() -> None:
     """Manage who receives the newsletter."""
 
 
-@subscribers_group.command("import")
+@subscribers_group.command("import", short_help="Import subscribers from a CSV export.")
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--email-column", metavar="NAME", help="The column holding the address [default: email, or "
               "Mailchimp's Email Address].")
@@ -60,8 +60,9 @@ def import_(app: App, csv_file: Path, email_column: str | None, name_column: str
     sys.exit(1 if report.problems else 0)
 
 
-@subscribers_group.command("export")
-@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@subscribers_group.command("export", short_help="Write every subscriber to standard output.")
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="csv (for spreadsheets, and to import back) or json.")
 @click.pass_obj
 def export(app: App, form: str) -> None:
     """Write every subscriber, with status and dates, to standard output (UTF-8); it imports back as it is."""
@@ -79,7 +80,7 @@ def export(app: App, form: str) -> None:
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
 @click.pass_obj
-def add(app, email: str, name: str) -> None:  # type: ignore[no-untyped-def]
+def add(app: App, email: str, name: str) -> None:
     """Subscribe one address."""
     address = _address(email)
     with Ledger.open(app.settings.state_dir) as ledger:
@@ -91,12 +92,12 @@ def add(app, email: str, name: str) -> None:  # type: ignore[no-untyped-def]
     click.echo(f"{address}: {'added' if outcome == 'added' else 'already subscribed'}")
 
 
-@subscribers_group.command()
+@subscribers_group.command(short_help="Unsubscribe one address (or forget it: --erase).")
 @click.argument("email")
 @click.option("--erase", is_flag=True, help="Forget them entirely (right to erasure); a later import could "
               "then add them again.")
 @click.pass_obj
-def remove(app, email: str, erase: bool) -> None:  # type: ignore[no-untyped-def]
+def remove(app: App, email: str, erase: bool) -> None:
     """Unsubscribe one address (kept as unsubscribed, so no import brings it back)."""
     address = _address(email)
     with Ledger.open(app.settings.state_dir) as ledger:
@@ -113,9 +114,10 @@ def remove(app, email: str, erase: bool) -> None:  # type: ignore[no-untyped-def
 
 
 @subscribers_group.command("list")
-@click.option("--status", type=click.Choice(["active", "pending", "unsubscribed", "bounced"]), default=None)
+@click.option("--status", type=click.Choice(["active", "pending", "unsubscribed", "bounced"]), default=None,
+              help="Only the subscribers with this status [default: all of them].")
 @click.pass_obj
-def list_(app, status: str | None) -> None:  # type: ignore[no-untyped-def]
+def list_(app: App, status: str | None) -> None:
     """One line per subscriber: address, status, name (tab-separated)."""
     with Ledger.open(app.settings.state_dir) as ledger:
         for entry in subscribers.listing(ledger, status):
@@ -124,7 +126,7 @@ def list_(app, status: str | None) -> None:  # type: ignore[no-untyped-def]
 
 @subscribers_group.command()
 @click.pass_obj
-def count(app) -> None:  # type: ignore[no-untyped-def]
+def count(app: App) -> None:
     """How many subscribers, by status."""
     with Ledger.open(app.settings.state_dir) as ledger:
         counts = subscribers.counts(ledger)

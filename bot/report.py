@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from . import queue, social, subscribers
@@ -44,7 +44,7 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         dismissed = sum(1 for d in recorded.values() if d.dismissed_at)
         last_run = json.loads(ledger.meta("last_run") or "null")
         review = _review(loaded.items, gate, tz)
-    problems.sort(key=lambda p: p["at"])
+    problems.sort(key=_instant)
     return {
         "now": now.astimezone(tz).isoformat(),
         "timezone": tz.key,
@@ -60,7 +60,8 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         "missed": [p for p in problems if p["status"] == "missed"],
         "stale": stale,
         "dismissed": dismissed,
-        "invalid": [str(p) for p in loaded.problems],
+        "invalid": [str(p) for p in sorted(loaded.problems, key=lambda p: p.order)],
+        "warnings": [str(p) for p in sorted(loaded.warnings, key=lambda p: p.order)],
         "subscribers": counts,
         "backends": settings.backends,
         "last_run": last_run,
@@ -83,7 +84,7 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
                 state = "scheduled" if state == "ready" else state
                 upcoming.append({"item": item.id, "platform": platform, "state": state,
                                  "at": item.publish_at.astimezone(tz).isoformat()})
-    upcoming.sort(key=lambda p: p["at"])
+    upcoming.sort(key=_instant)
     for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
         post = social.compose(by_id[entry["item"]], entry["platform"])
         entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
@@ -91,8 +92,13 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
                   "at": from_utc_iso(d.next_attempt_at or d.due_at).astimezone(tz).isoformat(), "retry": True,
                   "last_error": d.last_error}
                  for d in recorded.values() if d.status in ("pending", "sending")]
-    upcoming.sort(key=lambda p: p["at"])
+    upcoming.sort(key=_instant)
     return upcoming
+
+
+def _instant(entry: dict[str, Any]) -> datetime:
+    """An entry's time as an instant: ISO text sorts wrongly in the hour the clocks go back (+02:00, then +01:00)."""
+    return datetime.fromisoformat(entry["at"])
 
 
 def _retry_state(item: Item | None, delivery: Delivery, gate: Gate) -> str:
@@ -145,12 +151,12 @@ def _review(items: list[Item], gate: Gate, tz: Any) -> dict[str, list[dict[str, 
 
 def _attention(problems: list[dict[str, Any]], editions: list[dict[str, Any]], last_run: dict[str, Any] | None,
                invalid: int, review: dict[str, list[dict[str, Any]]]) -> list[str]:
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for p in problems:
-        grouped.setdefault((p["item"], p["status"]), []).append(p)
-    attention = [f"{item} was {status} on {', '.join(p['platform'] for p in group)}: {group[0]['error']} "
-                 f"(to post it anyway: bot requeue {item}; to let it be: bot dismiss {item})"
-                 for (item, status), group in grouped.items()]
+    attention = []
+    for status in ("failed", "missed"):  # each post is listed once, under its own heading: here only how many
+        items = len({p["item"] for p in problems if p["status"] == status})
+        if items:
+            attention.append(f"{items} item{' has' if items == 1 else 's have'} {status} posts "
+                             f"(listed under {status.capitalize()} posts)")
     if review["waiting"]:
         attention.append(f"{len(review['waiting'])} item(s) wait for approval (bot approve ITEM)")
     return attention + _other_attention(editions, last_run, invalid)
@@ -165,7 +171,8 @@ def _other_attention(editions: list[dict[str, Any]], last_run: dict[str, Any] | 
     attention += [f"edition {e['id']}: {e['failed']} recipient(s) refused for good (reasons below)"
                   for e in editions if e["failed"]]
     if invalid:
-        attention.append(f"{invalid} invalid item(s) will not go out until fixed (see: bot validate)")
+        attention.append(f"{invalid} problem{'' if invalid == 1 else 's'} in the queue: the items concerned will not "
+                         "go out until fixed (see bot validate)")
     return attention
 
 
@@ -239,23 +246,7 @@ def print_status(data: dict[str, Any]) -> None:
         out += [f"  {line}" for line in data["needs_attention"][:LIST_AT_MOST]]
 
     out.append("\nScheduled next")
-    nxt = data["next"]
-    for post in nxt["posts"][:LIST_AT_MOST]:
-        if "length" in post:
-            detail = f"{post['length']}/{post['limit']}" + (f" ({'; '.join(post['notes'])})" if post["notes"] else "")
-        else:
-            detail = f"to retry after: {post['last_error']}" if post.get("last_error") else "to retry"
-        state = STATE_WORDS.get(post.get("state", ""), "")
-        out.append(f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}{state}")
-    if len(nxt["posts"]) > LIST_AT_MOST:
-        out.append(f"  ... and {len(nxt['posts']) - LIST_AT_MOST} more posts")
-    if not nxt["posts"]:
-        out.append("  no post")
-    edition = nxt["edition"]
-    out.append(f"  {_when(edition['slot'])}  newsletter: " + (
-        f"{len(edition['items'])} item(s) for {edition['subscribers']} subscriber(s)" if edition["items"]
-        else "nothing new, no edition"))
-
+    out += _schedule_lines(data["next"])
     out += _review_lines(data["review"])
     out.append(f"\n{'Posts':<12}{'sent':>6}{'pending':>9}{'failed':>8}{'missed':>8}")
     for platform, tally in data["posts"].items():
@@ -273,18 +264,64 @@ def print_status(data: dict[str, Any]) -> None:
     for kind in ("failed", "missed"):
         if data[kind]:
             out.append(f"\n{kind.capitalize()} posts")
-            for entry in data[kind][:LIST_AT_MOST]:
-                out.append(f"  {_when(entry['at'])}  {entry['platform']:<9} {entry['item']}: {entry['error']}")
+            out += _problem_lines(data[kind], kind)
     if data.get("stale"):
         out.append("\nMissed in the newsletter (too old for it: BOT_MAX_ITEM_AGE)")
         out += [f"  {_when(e['at'])}  {e['item']}: {e['why']}" for e in data["stale"][-LIST_AT_MOST:]]
     if data["invalid"]:
-        out.append(f"\n{len(data['invalid'])} invalid item(s), never sent until fixed (see bot validate)")
+        count = len(data["invalid"])
+        out.append(f"\n{count} problem{'' if count == 1 else 's'} in the queue: those items are never sent until "
+                   "fixed (see bot validate)")
         out += [f"  {line}" for line in data["invalid"][:LIST_AT_MOST]]
+    if data.get("warnings"):
+        count = len(data["warnings"])
+        out.append(f"\n{count} warning{'' if count == 1 else 's'} about the queue: worth a look, nothing is held "
+                   "back by them (see bot validate)")
+        out += [f"  {line}" for line in data["warnings"][:LIST_AT_MOST]]
     click.echo("\n".join(out))
 
 
 STATE_WORDS = {"draft": "  [draft: not sent]", "waiting": "  [waits for approval]", "held": "  [held]"}
+
+
+def _schedule_lines(nxt: dict[str, Any]) -> list[str]:
+    """The next posts and the next edition, in the order they go out."""
+    timed: list[tuple[datetime, str]] = []
+    for post in nxt["posts"][:LIST_AT_MOST]:
+        if "length" in post:
+            detail = f"{post['length']}/{post['limit']}" + (f" ({'; '.join(post['notes'])})" if post["notes"] else "")
+        else:
+            detail = f"to retry (last error: {post['last_error']})" if post.get("last_error") else "to retry"
+        state = STATE_WORDS.get(post.get("state", ""), "")
+        timed.append((_instant(post), f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}{state}"))
+    edition = nxt["edition"]
+    slot = datetime.fromisoformat(edition["slot"])
+    what = (f"{len(edition['items'])} item(s) for {edition['subscribers']} subscriber(s)" if edition["items"]
+            else "nothing new, no edition")
+    newsletter = f"  {_when(edition['slot'])}  newsletter: {what}"
+    more = len(nxt["posts"]) - LIST_AT_MOST
+    lines = [] if nxt["posts"] else ["  no post"]
+    if more > 0 and slot > timed[-1][0]:  # after the posts left out: after the line that counts them
+        return [line for _, line in timed] + [f"  ... and {more} more posts", newsletter]
+    timed.append((slot, newsletter))
+    timed.sort(key=lambda pair: pair[0])  # stable: a post at the slot's very time comes first
+    lines += [line for _, line in timed]
+    if more > 0:
+        lines.append(f"  ... and {more} more posts")
+    return lines
+
+
+def _problem_lines(entries: list[dict[str, Any]], kind: str) -> list[str]:
+    """Failed or missed posts, one line per item and reason, with the platforms it holds for and what to do."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in entries:
+        grouped.setdefault((entry["item"], entry["error"] or ""), []).append(entry)
+    lines = [f"  {_when(group[0]['at'])}  {item} was {kind} on {', '.join(e['platform'] for e in group)}"
+             + (f": {why}" if why else "") + f" (to post it anyway: bot requeue {item}; to let it be: bot dismiss "
+             f"{item})" for (item, why), group in grouped.items()]
+    if len(lines) > LIST_AT_MOST:
+        return lines[:LIST_AT_MOST] + [f"  ... and {len(lines) - LIST_AT_MOST} more"]
+    return lines
 
 
 def _review_lines(review: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -308,6 +345,9 @@ def _review_lines(review: dict[str, list[dict[str, Any]]]) -> list[str]:
 class _Plain:
     """Progress as plain lines on stderr, one per tenth of an edition: for logs and pipes."""
 
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+
     def __enter__(self) -> _Plain:
         self.shown: dict[int, int] = {}
         return self
@@ -321,7 +361,7 @@ class _Plain:
         tenth = done * 10 // max(total, 1)
         if tenth > self.shown.get(edition_id, -1):
             self.shown[edition_id] = tenth
-            stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            stamp = f"{datetime.now(self.zone):%Y-%m-%d %H:%M:%S %z}"  # as the log lines are stamped
             click.echo(f"{stamp} edition {edition_id}: {done:,} of {total:,} handed over", err=True)
 
 
@@ -345,5 +385,5 @@ class _Bar:
         self.bar.update(self.tasks[edition_id], completed=done)
 
 
-def progress_reporter(terminal: bool) -> Any:
-    return _Bar() if terminal else _Plain()
+def progress_reporter(terminal: bool, zone: tzinfo) -> Any:
+    return _Bar() if terminal else _Plain(zone)

@@ -233,6 +233,8 @@ def load_settings(
             file_values = dotenv_values(env_file)
         except UnicodeDecodeError:
             raise ConfigError(f"{env_file}: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{env_file}: cannot be read: {exc.strerror}") from None
         for name, value in file_values.items():
             if name not in SPECS:
                 raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
@@ -332,6 +334,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             shown = duration_text(value)
         elif isinstance(value, ZoneInfo):
             shown = value.key
+        elif isinstance(value, float):  # SMTP_RATE=10, not 10.0
+            shown = str(int(value)) if value.is_integer() else str(value)
         else:  # as it would be written in .env: nothing for a value that is not set
             shown = "" if value is None else str(value)
         rows.append((name, shown, settings.sources.get(name, "default")))

@@ -57,7 +57,7 @@ def test_requeue_puts_a_missed_post_back_and_it_goes_out(tmp_path: Path) -> None
     env = dict(BASE, BOT_STATE_DIR=str(tmp_path / "var"), BOT_QUEUE_DIR=str(SAMPLE_QUEUE))
 
     def bot(*args: str):
-        return CliRunner().invoke(cli, ["--env-file", "/nonexistent", *args], env=env)
+        return CliRunner().invoke(cli, ["--env-file", "/dev/null", *args], env=env)
 
     bot("run", "--once", "--now", "2019-07-09T09:00")
     item = "2019-07-05-iesogi-vote-next-week"

@@ -35,7 +35,7 @@ def outbox(settings: Settings) -> list[str]:
 def cli_run(settings: Settings, *args: str) -> object:
     env = dict(BASE, BOT_STATE_DIR=str(settings.state_dir), BOT_QUEUE_DIR=str(settings.queue_dir),
                BOT_APPROVAL=settings.approval)
-    return CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", *args], env=env)
+    return CliRunner().invoke(cli, ["--env-file", "/dev/null", *args], env=env)
 
 
 def test_a_draft_is_never_sent_until_it_stops_being_one(settings: Settings, write_item: Callable[..., Path]) -> None:

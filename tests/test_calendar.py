@@ -38,7 +38,7 @@ def calendar(settings: Settings, *args: str) -> Any:
     env = dict(BASE, BOT_STATE_DIR=str(settings.state_dir), BOT_QUEUE_DIR=str(settings.queue_dir),
                BOT_APPROVAL=settings.approval,
                BOT_NEWSLETTER_SCHEDULE=", ".join(str(slot) for slot in settings.newsletter_schedule))
-    return CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", "calendar", *args], env=env)
+    return CliRunner().invoke(cli, ["--env-file", "/dev/null", "calendar", *args], env=env)
 
 
 @pytest.mark.parametrize("week, before, after, offsets", [

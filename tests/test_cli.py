@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
@@ -17,13 +18,14 @@ from .conftest import BASE, SAMPLE_QUEUE, copy_fixture
 def run(args: list[str], env: dict[str, str] | None = None):
     merged = dict(BASE)
     merged.update(env or {})
-    return CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", *args], env=merged)
+    return CliRunner().invoke(cli, ["--env-file", "/dev/null", *args], env=merged)
 
 
 def test_validate_passes_on_the_sample_queue(tmp_path: Path) -> None:
     result = run(["validate"], {"BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.output
-    assert "0 problems" in result.stderr
+    assert result.stdout == f"12 item files in {SAMPLE_QUEUE}, 12 valid, 0 problems, 0 warnings.\n"
+    assert result.stderr == ""  # `bot validate > report.txt` keeps it all
 
 
 def test_validate_lists_each_problem_on_one_line_and_exits_1(tmp_path: Path) -> None:
@@ -33,13 +35,67 @@ def test_validate_lists_each_problem_on_one_line_and_exits_1(tmp_path: Path) -> 
     (queue_dir / "good.md").write_text("---\ntitle: Fine\ndate: 2019-07-12\nsummary: Fine.\n---\n")
     result = run(["validate"], {"BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path)})
     assert result.exit_code == 1
-    lines = result.stdout.splitlines()
+    *lines, summary = result.stdout.splitlines()
     assert len(lines) == 4
     assert all(line.startswith(str(queue_dir)) for line in lines)
     assert any(line.endswith("summary: YAML cut the value before '#RenewIESOGI', reading the rest as a comment: "
                              "put the whole value in quotes") for line in lines)
     assert "Traceback" not in result.output
-    assert "5 item files" in result.stderr and "1 valid" in result.stderr
+    assert summary == f"5 item files in {queue_dir}, 1 valid, 4 problems, 0 warnings."
+
+
+LONG_SUMMARY = "The Council met again. " * 30  # 690 characters: a long blurb, said but not refused
+
+
+def _queue_with_warnings(queue_dir: Path, broken: bool) -> None:
+    queue_dir.mkdir()
+    (queue_dir / "notes.txt").write_text("ideas for next week\n")  # not an item: skipped, with a warning
+    (queue_dir / "a.md").write_text(f"---\ntitle: Fine\ndate: 2019-07-12\nsummary: {LONG_SUMMARY}\n---\n")
+    if broken:
+        (queue_dir / "b.md").write_text(f"---\ntitle: Bad\ndate: 2019-07-12\nsummary: {LONG_SUMMARY}\n"
+                                        "colour: red\n---\n")
+
+
+def test_validate_reports_problems_and_warnings_on_stdout_by_file_and_line(tmp_path: Path) -> None:
+    queue_dir = tmp_path / "queue"
+    _queue_with_warnings(queue_dir, broken=True)
+    result = run(["validate"], {"BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 1 and result.stderr == ""
+    *lines, summary = result.stdout.splitlines()
+    assert [line.split(": ")[0:2] for line in lines] == [
+        [str(queue_dir), "files"], [f"{queue_dir}/a.md:4", "summary"], [f"{queue_dir}/b.md:4", "summary"],
+        [f"{queue_dir}/b.md:5", "colour"]]
+    assert [": warning: " in line for line in lines] == [True, True, True, False]
+    assert summary == f"2 item files in {queue_dir}, 1 valid, 1 problem, 3 warnings."
+
+
+def test_validate_exits_0_when_there_are_only_warnings(tmp_path: Path) -> None:
+    queue_dir = tmp_path / "queue"
+    _queue_with_warnings(queue_dir, broken=False)
+    result = run(["validate"], {"BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"1 item file in {queue_dir}, 1 valid, 0 problems, 2 warnings."
+
+
+def test_preview_counts_problems_and_warnings_as_validate_does(tmp_path: Path) -> None:
+    queue_dir = tmp_path / "queue"
+    _queue_with_warnings(queue_dir, broken=True)
+    result = run(["preview", "--out", str(tmp_path / "preview"), "--now", "2019-07-12 08:00"],
+                 {"BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "1 problem, 3 warnings in the queue; the items with problems are left out (see bot validate).\n" \
+        in result.stderr
+
+
+def test_an_env_file_named_on_the_command_line_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "prod.env"
+    result = CliRunner().invoke(cli, ["--env-file", str(missing), "config"], env=BASE)
+    assert result.exit_code == 3
+    assert result.stderr == f"error: --env-file {missing}: there is no such file (without --env-file, Herald " \
+                            "reads .env when there is one)\n"
+    monkeypatch.chdir(tmp_path)  # no .env here: the defaults, as before
+    plain = CliRunner().invoke(cli, ["config"], env=BASE)
+    assert plain.exit_code == 0 and "BOT_TIMEZONE=Europe/Zurich  # environment" in plain.stdout
 
 
 def test_a_bad_setting_is_one_line_and_exit_3(tmp_path: Path) -> None:
@@ -71,7 +127,7 @@ def test_preview_writes_posts_newsletter_and_index(tmp_path: Path) -> None:
     assert not any("niger" in p for p in posts)  # email-only
     assert not any("2019-03" in p for p in posts)  # months late: would be missed, not sent
     record = json.loads((out / "bluesky/2019-07-12-iesogi-mandate-renewed.json").read_text())
-    assert set(record) == {"platform", "item", "payload", "attachments"}
+    assert set(record) == {"platform", "item", "payload", "payload_is", "attachments", "added_when_sent"}
     assert record["payload"]["$type"] == "app.bsky.feed.post" and record["attachments"] == []
     for name in ("newsletter.html", "newsletter.txt", "newsletter.eml", "index.html"):
         assert (out / name).stat().st_size > 0
@@ -90,3 +146,29 @@ def test_preview_leaves_out_what_was_already_sent(tmp_path: Path) -> None:
     posts = {p.relative_to(out).as_posix() for p in out.glob("*/*.json")}
     assert "x/2019-07-09-1300-ngos-call-for-renewal.json" not in posts  # posted by the run
     assert "x/2019-07-11-xinjiang-joint-letter.json" in posts  # still to come
+
+
+def test_requeue_of_an_unknown_item_says_there_is_no_such_item(tmp_path: Path) -> None:
+    env = {"BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path)}
+    typo = run(["requeue", "2019-07-12-iesogi-mandate-renewd"], env)
+    assert typo.exit_code == 1
+    assert typo.stderr == (f"error: no such item: 2019-07-12-iesogi-mandate-renewd is not in {SAMPLE_QUEUE}, and no "
+                           "post of it was ever recorded (did you mean 2019-07-12-iesogi-mandate-renewed?)\n")
+    unknown = run(["requeue", "no-such-item"], env)
+    assert unknown.stderr == (f"error: no such item: no-such-item is not in {SAMPLE_QUEUE}, and no post of it was "
+                              "ever recorded\n")
+    waiting = run(["requeue", "2019-07-12-iesogi-mandate-renewed"], env)
+    assert waiting.stderr == "error: nothing to requeue: 2019-07-12-iesogi-mandate-renewed has no post recorded yet\n"
+
+
+def test_status_counts_problems_and_warnings_as_validate_does(tmp_path: Path) -> None:
+    queue_dir = tmp_path / "queue"
+    _queue_with_warnings(queue_dir, broken=True)
+    env = {"BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path)}
+    text = run(["status", "--now", "2019-07-12 08:00"], env).stdout
+    assert "\n  1 problem in the queue: the items concerned will not go out until fixed (see bot validate)\n" in text
+    assert "\n1 problem in the queue: those items are never sent until fixed (see bot validate)\n" in text
+    assert "\n3 warnings about the queue: worth a look, nothing is held back by them (see bot validate)\n" in text
+    data = json.loads(run(["status", "--json", "--now", "2019-07-12 08:00"], env).stdout)
+    assert len(data["invalid"]) == 1 and len(data["warnings"]) == 3
+    assert data["warnings"][0].startswith(f"{queue_dir}: files: warning: not items, so skipped: notes.txt")

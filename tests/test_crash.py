@@ -45,7 +45,7 @@ def environment(state: Path, server: SmtpServer, connections: int) -> dict[str, 
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/nonexistent", "run", "--once", "--now", NOW],
+    return subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/dev/null", "run", "--once", "--now", NOW],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -138,7 +138,7 @@ def test_a_post_in_flight_when_a_run_died_is_looked_for_on_the_platform_not_post
                    BOT_EMAIL_BACKEND="off", BOT_X_BACKEND="off", BOT_BLUESKY_BACKEND="off",
                    BOT_MASTODON_BACKEND="api", MASTODON_BASE_URL=mastodon.url,
                    MASTODON_ACCESS_TOKEN=mastodon.token, BOT_RETRY_BUDGET="0s")
-        run = subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/nonexistent", "run", "--once", "--now",
+        run = subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/dev/null", "run", "--once", "--now",
                                 "2019-07-12T15:30"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while not mastodon.statuses and run.poll() is None:
             time.sleep(0.005)  # waiting for an event (the status exists), not for a duration

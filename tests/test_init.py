@@ -39,7 +39,7 @@ def test_init_in_an_empty_folder_then_validate(tmp_path: Path, monkeypatch: pyte
 
     validated = bot("validate")  # reads ./.env, as a person would run it
     assert validated.exit_code == 0, validated.output
-    assert "1 item file in content_queue, 1 valid, 0 problems." in validated.stderr
+    assert "1 item file in content_queue, 1 valid, 0 problems, 0 warnings." in validated.stdout
 
     loaded = queue.load(load_settings(environ={}, env_file=tmp_path / ".env"))
     [example] = loaded.items

@@ -30,7 +30,7 @@ def test_bot_serve_refuses_a_weak_bot_secret_before_it_serves_anything(tmp_path:
     # cookie signed with it opened /admin. Outbox only, so that only the serve command's own check can refuse it.
     env = dict(os.environ, **BASE, BOT_STATE_DIR=str(tmp_path / "var"), BOT_QUEUE_DIR=str(SAMPLE_QUEUE),
                BOT_SECRET="changeme")
-    server = subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/nonexistent", "serve", "--port", "0"],
+    server = subprocess.Popen([sys.executable, "-m", "bot", "--env-file", "/dev/null", "serve", "--port", "0"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert server.stderr is not None
     first = ""

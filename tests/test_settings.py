@@ -148,9 +148,11 @@ def test_bot_config_shows_each_value_as_it_is_written_in_env() -> None:
 
     from bot.cli import cli
 
-    shown = CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", "config"],
-                               env={"BOT_MAX_LATENESS": "90m", "BOT_TIMEZONE": "Europe/Zurich"}).stdout
+    shown = CliRunner().invoke(cli, ["--env-file", "/dev/null", "config"],
+                               env={"BOT_MAX_LATENESS": "90m", "BOT_TIMEZONE": "Europe/Zurich",
+                                    "SMTP_RATE": "10"}).stdout
     assert "BOT_MAX_LATENESS=90m  # environment" in shown and "BOT_HTTP_TIMEOUT=30s  # default" in shown
+    assert "SMTP_RATE=10  # environment" in shown  # as it is written, not 10.0
     assert "BOT_MAX_ITEM_AGE=14d" in shown and "SMTP_PORT=  # default" in shown
     for raw in ("None", "=0:00:", "day,", "True", "False"):
         assert raw not in shown, raw

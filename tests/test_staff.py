@@ -37,7 +37,7 @@ def state(tmp_path: Path) -> Path:
 
 def bot(state: Path, *args: str, stdin: str | None = None, **env: str):
     merged = {**BASE, "BOT_STATE_DIR": str(state), **env}
-    return CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", *args], env=merged, input=stdin)
+    return CliRunner().invoke(cli, ["--env-file", "/dev/null", *args], env=merged, input=stdin)
 
 
 def add(state: Path, email: str, role: str, password: str = PASSWORD):
@@ -237,7 +237,7 @@ def test_signing_in_with_a_new_admin_password_ends_the_old_sessions_unused_since
 
 def test_the_real_command_reads_the_password_from_stdin(state: Path) -> None:
     env = {**os.environ, **BASE, "BOT_STATE_DIR": str(state)}
-    done = subprocess.run([sys.executable, "-m", "bot", "--env-file", "/nonexistent/.env", "staff", "add",
+    done = subprocess.run([sys.executable, "-m", "bot", "--env-file", "/dev/null", "staff", "add",
                            "amina@example.org", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n",
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

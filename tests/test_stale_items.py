@@ -65,7 +65,7 @@ def test_the_run_prints_it_once_and_status_lists_it_under_what_was_missed(site: 
     env = dict(BASE, BOT_STATE_DIR=str(site.state_dir), BOT_QUEUE_DIR=str(site.queue_dir))
 
     def bot(*args: str):
-        return CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", *args], env=env)
+        return CliRunner().invoke(cli, ["--env-file", "/dev/null", *args], env=env)
 
     first = bot("run", "--once", "--now", SLOT)
     assert f"MISSED {OLD} in the newsletter: {WHY}\n" in first.stdout
@@ -117,7 +117,7 @@ def test_a_new_publish_at_brings_it_back_into_the_next_edition(site: Settings) -
     report = run_once(site, at("2026-05-15T10:00"))
     with Ledger.open(site.state_dir) as ledger:
         assert ledger.edition(report.editions[0]).item_ids == (OLD,)
-    status = CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", "status", "--json", "--now",
+    status = CliRunner().invoke(cli, ["--env-file", "/dev/null", "status", "--json", "--now",
                                       "2026-05-15T10:01"], env=dict(BASE, BOT_STATE_DIR=str(site.state_dir),
                                                                     BOT_QUEUE_DIR=str(site.queue_dir)))
     assert json.loads(status.stdout)["stale"] == []  # sent after all: no longer listed as missed

@@ -38,7 +38,7 @@ def statuses(ledger: Ledger) -> dict[str, str]:
 
 def bot(state: Path, *args: str):
     env = dict(BASE, BOT_STATE_DIR=str(state))
-    return CliRunner().invoke(cli, ["--env-file", "/nonexistent/.env", *args], env=env)
+    return CliRunner().invoke(cli, ["--env-file", "/dev/null", *args], env=env)
 
 
 # --- Mailchimp --------------------------------------------------------------------------------------------

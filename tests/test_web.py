@@ -415,12 +415,12 @@ def test_hash_password_command_makes_a_hash_the_settings_accept(tmp_path: Path) 
     from bot.cli import cli
     from bot.settings import load_settings
 
-    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "hash-password", "--password",
+    result = CliRunner().invoke(cli, ["--env-file", "/dev/null", "hash-password", "--password",
                                       "a long staff password"])
     digest = result.stdout.strip()
     assert result.exit_code == 0 and digest.startswith(("scrypt:", "pbkdf2:"))
     assert load_settings(environ={"BOT_ADMIN_PASSWORD": digest}, env_file=None).admin_password
-    short = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "hash-password", "--password", "short"])
+    short = CliRunner().invoke(cli, ["--env-file", "/dev/null", "hash-password", "--password", "short"])
     assert short.exit_code == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -22,9 +23,16 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
     from waitress.server import TcpWSGIServer, create_server
 
     app = create_app(settings)
-    server = create_server(app, host=host, port=port, threads=8, ident="Herald", **proxy_options(settings.proxies))
+    try:
+        server = create_server(app, host=host, port=port, threads=8, ident="Herald",
+                               **proxy_options(settings.proxies))
+    except OSError as exc:
+        raise ConfigError(_cannot_listen(host, port, exc)) from None
+    except ValueError:  # Waitress's word for a host that does not resolve
+        raise ConfigError(f"cannot listen on {host}: no such address or host name (--host)") from None
     if not isinstance(server, TcpWSGIServer) or server.socket is None:  # one host and port: one TCP socket
-        raise ConfigError(f"{host}:{port} did not give one listening socket")
+        raise ConfigError(f"cannot listen on {host}: it stands for several addresses; give one of them with --host, "
+                          "such as 127.0.0.1")
     bound: int = server.socket.getsockname()[1]  # the port the system chose when 0 was asked for
     stopping = stopping or threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
@@ -64,6 +72,20 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
             notices.of(app).close()  # then mails every confirmation link they asked for
             if scheduler is not None:
                 scheduler.join(timeout=60)
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """Why the address cannot be listened on, in words that say what to change; anything else is a bug, as is."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {where}: that port is already in use, perhaps by another `bot serve`; stop it, or "
+                "choose another port with --port")
+    if exc.errno == errno.EACCES:
+        return (f"cannot listen on {where}: ports below 1024 need administrator rights; choose a port from 1024 up "
+                "with --port and put a reverse proxy in front")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: {host} is not an address of this machine (--host)"
+    raise exc
 
 
 def proxy_options(proxies: int) -> dict[str, Any]:
