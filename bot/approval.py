@@ -78,6 +78,7 @@ def find(settings: Settings, item_id: str) -> Path:
     """The file of an item id, or HeraldError saying there is none."""
     if not queue.ID.fullmatch(item_id):
         raise HeraldError(f"{item_id!r} is not an item id (the file name without .md)")
+    queue.require_folder(settings)
     for path in settings.queue_dir.rglob(f"{item_id}.md"):
         if not any(part.startswith(".") for part in path.relative_to(settings.queue_dir).parts):
             return path

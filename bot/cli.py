@@ -134,8 +134,12 @@ def validate(app: App) -> None:
     """Check every queued item and campaigns.yaml: one line per problem or warning, by file and line, then a
     summary, all on standard output. Exit 1 if there is any problem; warnings alone do not change the exit status."""
     from . import queue
+    from .ledger import Ledger
 
     result = queue.load(app.settings)
+    if Ledger.file(app.settings.state_dir).exists():  # checking the queue never makes a state folder
+        with Ledger.open(app.settings.state_dir) as ledger:
+            result.warnings.extend(queue.changed_since_sent(result, ledger))
     for found in sorted([*result.problems, *result.warnings], key=lambda p: p.order):
         click.echo(str(found))
     click.echo(f"{counted(result.files, 'item file')} in {app.settings.queue_dir}, {len(result.items):,} valid, "

@@ -39,9 +39,7 @@ def new(app: App, title: str, day: str | None) -> None:
         body="Optional body in Markdown, shown in the newsletter under the summary. Remove `draft: true` above "
              "(or run `bot approve`) when the item is ready.",
     )
-    folder = settings.queue_dir
-    if not folder.is_dir():
-        raise click.ClickException(f"{folder} does not exist (set BOT_QUEUE_DIR or create it)")
+    folder = queue.require_folder(settings)
     item_id = itemfile.free_id(folder, itemfile.suggest_id(fields.date, title))
     path = folder / f"{item_id}.md"
     text = itemfile.to_text(fields)

@@ -22,6 +22,7 @@ from .content import Item, Problem
 from .errors import ChannelAuthError, ChannelError, TransientChannelError
 from .fanout import BACKOFF, Fanout, results
 from .ledger import Delivery, Ledger
+from .ledger import sent as sent_book
 from .render import Newsletter
 from .settings import Settings
 
@@ -164,6 +165,7 @@ class Dispatcher:
             self.report.in_doubt += 1
             log.warning("%s on %s was in flight when an earlier run stopped: looking for it on %s first",
                         item.id, platform, platform)
+        sent_book.record_post(self.ledger, delivery.id, item.digest)  # so a later edit of the file can be told
         error = ""
         for round_ in range(len(BACKOFF) + 1):
             if in_doubt and self._already_there(channel, delivery.id, message):

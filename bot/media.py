@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from .errors import ConfigError, ContentError
-from .settings import Settings
+from .settings import Settings, require_queue_dir
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -147,8 +147,7 @@ def _yaml_scalar(text: str) -> str:
 def store(settings: Settings, data: bytes, source: str) -> Stored:
     """Prepare the picture and keep it in the media folder under its content's name; the same picture again
     (or a file this folder already holds) gives the same name."""
-    if not settings.queue_dir.is_dir():
-        raise ConfigError(f"{settings.queue_dir} does not exist (set BOT_QUEUE_DIR or create it)")
+    require_queue_dir(settings)
     target = folder(settings)
     again = _already_stored(target, data)
     if again is not None:

@@ -1,17 +1,16 @@
 """The queue: read every item and campaigns.yaml from the queue folder, validate each field, keep the valid items.
 
-Every problem names its file and field; an invalid item is reported and left out, never half-used.
+Every problem names its file and field; an invalid item is reported and left out, never half-used. A warning
+(`Queue.warnings`) is worth saying but stops nothing.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import os
-import stat
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,33 +18,37 @@ from urllib.parse import urlsplit
 import regex
 import yaml
 
+from . import campaigns as campaign_file
 from . import frontmatter as fm
 from . import media
 from .addresses import literal_private
-from .clock import at_local, parse_day, parse_instant
-from .content import Campaign, Item, Problem, dedupe_tags
-from .frontmatter import Invalid
-from .settings import CHANNELS, PLATFORMS, Settings
+from .campaigns import Campaigns
+from .clock import at_local, parse_instant
+from .content import Campaign, Item, Problem
+from .frontmatter import CONTROL, TAG, Invalid, check_tag
+from .ledger import Ledger
+from .ledger import sent as sent_book
+from .settings import CHANNELS, PLATFORMS, Settings, require_queue_dir
 from .social import PLATFORMS as POST_RULES
 from .social import graphemes, override_problems
 
-CAMPAIGNS_FILE = "campaigns.yaml"
+__all__ = ["CAMPAIGNS_FILE", "FIELDS", "ID", "TAG", "Queue", "changed_since_sent", "check_tag", "check_url",
+           "load", "load_campaigns", "read_item", "require_folder"]
+
+CAMPAIGNS_FILE = campaign_file.FILE
 REQUIRED = ("title", "date", "summary")
 OPTIONAL = ("publish_at", "link", "image", "image_alt", "image_credit", "hashtags", "campaign", "channels",
             "social", "lang", "draft")
 FIELDS = REQUIRED + OPTIONAL  # the order of the README's field table, which the composer writes too
-CAMPAIGN_FIELDS = ("name", "hashtags", "start", "end")
 TITLE_MAX = 150
-SUMMARY_MAX = 600
+# Past this a summary is long for a newsletter's blurb: said, never refused (posts are shortened anyway).
+SUMMARY_LONG = 600
+SKIPPED_LISTED = 10  # file names a warning lists before it counts the rest
 ID = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}._-]{0,99}")
-TAG = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
-KEY = regex.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-_LINE_BREAK = regex.compile(r"[\n\r\u2028\u2029\x85]")
-_CONTROL = regex.compile(r"[^\P{Cc}\n\t]")
 _SPACE_OR_CONTROL = regex.compile(r"[\s\p{Cc}]")
-_LETTER = regex.compile(r"\p{L}")
 _LANGUAGE = regex.compile(r"[a-z]{2,3}")
 _SCHEME = regex.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+FULL_ADDRESS = "must be a full web address starting with https:// (or http://)"
 
 
 @dataclass(slots=True)
@@ -57,21 +60,24 @@ class Queue:
     warnings: list[Problem] = field(default_factory=list)  # worth saying, but the item still goes out
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     files: int = 0
+    campaign_file: Campaigns | None = None
 
     @property
     def invalid_ids(self) -> set[str]:
         return {Path(p.path).stem for p in self.problems if p.path.endswith(".md")}
 
 
+def require_folder(settings: Settings) -> Path:
+    """The queue folder; ConfigError when it is not there, since no command can do its work without it."""
+    return require_queue_dir(settings)
+
+
 def load(settings: Settings) -> Queue:
-    folder = settings.queue_dir
+    """Every item of the queue folder, read and checked; ConfigError when there is no queue folder."""
+    folder = require_folder(settings)
     queue = Queue()
-    if not folder.is_dir():
-        queue.problems.append(Problem(str(folder), "folder", "does not exist (set BOT_QUEUE_DIR or create it)"))
-        return queue
-    campaigns_ok = load_campaigns(folder / CAMPAIGNS_FILE, queue)
-    paths = sorted((p for p in folder.rglob("*") if p.suffix.lower() == ".md" and p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(folder).parts)), key=str)
+    found = load_campaigns(folder / CAMPAIGNS_FILE, queue)
+    paths, skipped = _walk(folder)
     queue.files = len(paths)
     by_id: dict[str, list[Path]] = {}
     for path in paths:
@@ -82,46 +88,67 @@ def load(settings: Settings) -> Queue:
             others = ", ".join(str(p) for p in twins if p != path)
             queue.problems.append(Problem(str(path), "id", f"{path.stem!r} is also the id of {others}: rename one"))
             continue
-        item, problems = read_item(path, settings, queue.campaigns, campaigns_ok)
+        item, problems = read_item(path, settings, queue.campaigns, found, warnings=queue.warnings)
         queue.problems.extend(problems)
         if item is not None:
             queue.items.append(item)
+    missing = found.missing_problem()
+    if missing is not None:
+        queue.problems.append(missing)
+    if skipped:
+        queue.warnings.append(_skipped_warning(folder, skipped))
     queue.items.sort(key=lambda i: (i.publish_at, i.id))
     return queue
 
 
-def read_file(path: Path, folder: Path) -> bytes:
-    """A queue file's bytes, judged before they are read: over the size limit it is refused from its size alone
-    (a 400 MB file costs no memory), and a link whose file is outside `folder` (the queue) is refused, never read:
-    a queue file is what the queue's writers put there. Raises Invalid (field `file`) or OSError."""
-    real = path.resolve()
-    if not real.is_relative_to(folder.resolve()):
-        raise Invalid("file", "is a link to a file outside the queue folder: copy the file into the queue instead")
-    # O_NOFOLLOW: the place checked is the place read; O_NONBLOCK: a FIFO put there cannot hang the run.
-    descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as handle:
-        found = os.fstat(handle.fileno())
-        if not stat.S_ISREG(found.st_mode):
-            raise Invalid("file", "is not a regular file")
-        if found.st_size > fm.MAX_FILE_BYTES:
-            raise Invalid("file", f"is {found.st_size:,} bytes; a queue file may be at most {fm.MAX_FILE_BYTES:,}")
-        data = handle.read(fm.MAX_FILE_BYTES + 1)  # never more, should it grow meanwhile
-    if len(data) > fm.MAX_FILE_BYTES:
-        raise Invalid("file", f"is more than {fm.MAX_FILE_BYTES:,} bytes; a queue file may be at most "
-                              f"{fm.MAX_FILE_BYTES:,}")
-    return data
+def _walk(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The item files under `folder`, and the other files a person may have meant as items. Hidden files (editors'
+    and git's) are neither, nor campaigns.yaml or the pictures Herald keeps in media/."""
+    items, others = [], []
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts) or not path.is_file():
+            continue
+        if path.suffix.lower() == ".md":
+            items.append(path)
+        elif parts != (CAMPAIGNS_FILE,) and parts[0] != media.FOLDER:
+            others.append(path)
+    return sorted(items, key=str), sorted(others, key=str)
 
 
-def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], campaigns_ok: bool = True,
-              data: bytes | None = None) -> tuple[Item | None, list[Problem]]:
-    """One file into an Item, or None with the problems that stop it; `data` checks content not yet saved."""
+def _skipped_warning(folder: Path, skipped: list[Path]) -> Problem:
+    names = [str(p.relative_to(folder)) for p in skipped]
+    shown = ", ".join(names[:SKIPPED_LISTED]) + (f" and {len(names) - SKIPPED_LISTED} more"
+                                                 if len(names) > SKIPPED_LISTED else "")
+    return Problem(str(folder), "files", f"not items, so skipped: {shown} (an item is a file whose name ends in .md)",
+                   warning=True)
+
+
+def load_campaigns(path: Path, queue: Queue) -> Campaigns:
+    """Read campaigns.yaml into `queue` (its usable campaigns and its problems); what read_item needs to judge an
+    item's campaign."""
+    found, problems = campaign_file.read(path)
+    queue.campaigns.update(found.good)
+    queue.problems.extend(problems)
+    queue.campaign_file = found
+    return found
+
+
+def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], campaigns_ok: Campaigns | bool = True,
+              data: bytes | None = None, warnings: list[Problem] | None = None) -> tuple[Item | None, list[Problem]]:
+    """One file into an Item, or None with the problems that stop it; `data` checks content not yet saved.
+
+    `campaigns_ok` is what load_campaigns gave (True: `campaigns` is every campaign there is). Warnings, which stop
+    nothing, go to `warnings` when given."""
     where = str(path)
     problems: list[Problem] = []
+    found = campaigns_ok if isinstance(campaigns_ok, Campaigns) else None if campaigns_ok else \
+        Campaigns(settings.queue_dir / CAMPAIGNS_FILE, unreadable=Problem(CAMPAIGNS_FILE, "file", "cannot be read"))
     if not ID.fullmatch(path.stem):
-        problems.append(Problem(where, "id", f"the file name {path.name!r} is the item's id: use letters, digits, "
+        problems.append(Problem(where, "id", f"the file name '{path.name}' is the item's id: use letters, digits, "
                                 "'-', '_' and '.' only, at most 100 (e.g. 2019-07-12-un-vote.md)"))
     try:
-        data = read_file(path, settings.queue_dir) if data is None else data
+        data = fm.read_bytes(path, settings.queue_dir) if data is None else data
         doc = fm.parse(where, data)
     except Invalid as exc:
         return None, problems + [Problem(where, exc.field, exc.message, exc.line)]
@@ -141,24 +168,24 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
 
     for name in doc.fields:
         if name not in FIELDS:
-            problems.append(Problem(where, name, "unknown field" + _did_you_mean(name, FIELDS), doc.key_lines[name]))
+            problems.append(Problem(where, name, "unknown field" + fm.did_you_mean(name, FIELDS), doc.key_lines[name]))
     for name in REQUIRED:
         if name not in doc.fields:
             problems.append(Problem(where, name, "is required", None))
 
-    check("title", lambda n: _line(doc, "title", n, TITLE_MAX))
-    check("date", lambda n: _day(doc, "date", n))
+    check("title", lambda n: fm.one_line(doc, "title", n, TITLE_MAX))
+    check("date", lambda n: fm.day(doc, "date", n))
     check("summary", lambda n: _summary(doc, n))
     check("link", lambda n: _url(doc, "link", n))
     check("image", lambda n: _image(doc, n, settings))
-    check("image_alt", lambda n: _line(doc, "image_alt", n, 1000))
-    check("image_credit", lambda n: _line(doc, "image_credit", n, 200))
-    check("hashtags", lambda n: _hashtags(doc, "hashtags", n))
+    check("image_alt", lambda n: fm.one_line(doc, "image_alt", n, 1000))
+    check("image_credit", lambda n: fm.one_line(doc, "image_credit", n, 200))
+    check("hashtags", lambda n: fm.hashtags(doc, "hashtags", n))
     check("channels", lambda n: _channels(doc, n))
     check("social", lambda n: _social(doc, n))
     check("lang", lambda n: _lang(doc, n))
     check("draft", lambda n: _flag(doc, "draft", n))
-    check("campaign", lambda n: _campaign(doc, n, campaigns, campaigns_ok))
+    check("campaign", lambda n: campaign_file.resolve(doc, n, campaigns, found))
     if "date" in values:
         default_at = at_local(values["date"], settings.default_post_time, settings.timezone)
         values.setdefault("publish_at", default_at)
@@ -175,6 +202,11 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         if platform not in values.get("channels", CHANNELS):
             problems.append(Problem(where, f"social.{platform}", f"{platform} is not among this item's channels",
                                     doc.key_lines["social"]))
+    long = graphemes(values["summary"]) if "summary" in values else 0
+    if long > SUMMARY_LONG and warnings is not None:
+        warnings.append(Problem(where, "summary", f"is {long:,} characters long: the newsletter's blurb will be long "
+                                f"(the posts are shortened anyway); one to three sentences, at most {SUMMARY_LONG}, "
+                                "read best", doc.key_lines["summary"], warning=True))
     if problems:
         return None, problems
 
@@ -202,39 +234,16 @@ def _post_problems(item: Item) -> list[tuple[str, str]]:
     return found + override_problems(item)
 
 
-# --- field readers --------------------------------------------------------------------------------
-
-
-def _line(doc: fm.Document, name: str, node: yaml.Node, limit: int) -> str:
-    value = fm.text(doc, name, node).strip()
-    if not value:
-        raise Invalid(name, "is empty", doc.line(node))
-    if _LINE_BREAK.search(value):
-        raise Invalid(name, "contains a line break: keep it on one line", doc.line(node))
-    if _CONTROL.search(value):
-        raise Invalid(name, "contains a control character", doc.line(node))
-    if len(value) > limit and graphemes(value) > limit:  # never more clusters than code points
-        raise Invalid(name, f"is {graphemes(value)} characters long; at most {limit}", doc.line(node))
-    return value
+# --- field readers (those campaigns.yaml shares are in frontmatter) ---------------------------------------------
 
 
 def _summary(doc: fm.Document, node: yaml.Node) -> str:
     value = fm.text(doc, "summary", node).strip()
     if not value:
         raise Invalid("summary", "is empty", doc.line(node))
-    if _CONTROL.search(value.replace("\n", " ")):
+    if CONTROL.search(value.replace("\n", " ")):
         raise Invalid("summary", "contains a control character", doc.line(node))
-    if len(value) > SUMMARY_MAX and graphemes(value) > SUMMARY_MAX:
-        raise Invalid("summary", f"is {graphemes(value)} characters long; keep it to one to three sentences "
-                      f"(at most {SUMMARY_MAX})", doc.line(node))
     return value
-
-
-def _day(doc: fm.Document, name: str, node: yaml.Node) -> date:
-    try:
-        return parse_day(fm.text(doc, name, node))
-    except ValueError as exc:
-        raise Invalid(name, str(exc), doc.line(node)) from None
 
 
 def _instant(doc: fm.Document, node: yaml.Node, settings: Settings) -> datetime:
@@ -245,32 +254,40 @@ def _instant(doc: fm.Document, node: yaml.Node, settings: Settings) -> datetime:
 
 
 def check_url(value: str, *, allow_private: bool = False) -> str | None:
-    """Why `value` is not an absolute http(s) URL on the public internet, or None when it is.
+    """Why `value` is not a full http(s) web address on the public internet, or None when it is.
 
     Offline and fast: only `localhost` and literal addresses are judged here; a name that resolves to a private
     address is refused when the picture is fetched (bot.channels.http.fetch_image)."""
     if _SPACE_OR_CONTROL.search(value):
-        return "contains a space or a control character"
+        return "has a space or an invisible character in it: a web address has none (a space inside one is written %20)"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        return "is not a valid URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        if not parts.scheme:
-            return "must be a whole address starting with https:// (or http://)"
-        return f"must be a web address starting with https:// (or http://), not {parts.scheme}:"
+        return f"'{_short(value)}' is not a web address that can be opened: open the page in a browser and copy its " \
+               "address again"
+    scheme = parts.scheme.lower()
+    # `www.example.org:8080/x` and `localhost:8080` read as a scheme: a person left out https:// there too.
+    if not scheme or "." in scheme or (not parts.netloc and parts.path[:1].isdigit()):
+        return f"{FULL_ADDRESS}; '{_short(value)}' has none"
+    if scheme not in ("http", "https"):
+        return f"{FULL_ADDRESS}; '{_short(value)}' starts with {parts.scheme}: instead"
     if not parts.hostname or ("." not in parts.hostname.strip(".") and parts.hostname != "localhost"):
-        return "has no host name"
+        return f"needs a site's full name after {scheme}://, such as news.example.org; '{_short(value)}' has none"
     if parts.username or parts.password:
-        return "must not carry a user name or password"
+        return "must not carry a user name or password (the part before @)"
     if len(value) > 2000:
-        return "is longer than 2,000 characters"
+        return f"is {len(value):,} characters long; a web address may have at most 2,000"
     local = None if allow_private else literal_private(parts.hostname)
     if local:
         return (f"points to {local}, a private or local address: only public internet addresses are allowed "
                 "(BOT_FETCH_ALLOW_PRIVATE=1 allows pictures from an intranet)")
     return None
+
+
+def _short(value: str) -> str:
+    """A value as a message quotes it: whole when short, else its start."""
+    return value if len(value) <= 60 else value[:57] + "…"
 
 
 def _url(doc: fm.Document, name: str, node: yaml.Node) -> str:
@@ -284,42 +301,24 @@ def _url(doc: fm.Document, name: str, node: yaml.Node) -> str:
 def _image(doc: fm.Document, node: yaml.Node, settings: Settings) -> str:
     """An http(s) URL, or media/NAME: a picture stored by `bot media add` in the queue's media folder."""
     value = fm.text(doc, "image", node).strip()
-    if _SCHEME.match(value) or value.startswith("//"):
+    path = value.replace("\\", "/")
+    if re.match(r"[A-Za-z]:/|/(?!/)", path) or path.startswith(media.FOLDER + "/") or ".." in path.split("/"):
+        why = media.check_local(settings, value)  # a file: only the media folder's own will do
+    elif _SCHEME.match(value) or value.startswith("//"):
         why = check_url(value, allow_private=settings.fetch_allow_private)  # an intranet's own picture servers
     else:
-        why = media.check_local(settings, value)
+        why = (f"{FULL_ADDRESS}, or media/NAME for a picture added with `bot media add FILE` or the composer's "
+               f"upload; '{_short(value)}' is neither")
     if why:
         raise Invalid("image", why, doc.line(node))
     return value
-
-
-def check_tag(tag: str) -> str | None:
-    if tag.startswith("#"):
-        return f"write {tag!r} without '#'"
-    if not TAG.fullmatch(tag):
-        return f"{tag!r} may hold only letters, digits and '_' (no spaces or punctuation)"
-    if not _LETTER.search(tag):
-        return f"{tag!r} needs at least one letter: networks do not link a tag of digits only"
-    if graphemes(tag) > 64:
-        return f"{tag!r} is longer than 64 characters (Bluesky's limit)"
-    return None
-
-
-def _hashtags(doc: fm.Document, name: str, node: yaml.Node) -> tuple[str, ...]:
-    tags = []
-    for tag, line in fm.words(doc, name, node):
-        why = check_tag(tag.strip())
-        if why:
-            raise Invalid(name, why, line)
-        tags.append(tag.strip())
-    return dedupe_tags(tags)
 
 
 def _channels(doc: fm.Document, node: yaml.Node) -> tuple[str, ...]:
     chosen = []
     for value, line in fm.words(doc, "channels", node, allow_single=True):
         if value not in CHANNELS:
-            raise Invalid("channels", f"unknown channel {value!r}{_did_you_mean(value, CHANNELS)}; "
+            raise Invalid("channels", f"unknown channel '{value}'{fm.did_you_mean(value, CHANNELS)}; "
                           f"choose from {', '.join(CHANNELS)}", line)
         chosen.append(value)
     if not chosen:
@@ -331,12 +330,12 @@ def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str]:
     out = {}
     for key, value_node, line in fm.mapping(doc, "social", node):
         if key not in PLATFORMS:
-            raise Invalid("social", f"unknown platform {key!r}{_did_you_mean(key, PLATFORMS)}; "
+            raise Invalid("social", f"unknown platform '{key}'{fm.did_you_mean(key, PLATFORMS)}; "
                           f"choose from {', '.join(PLATFORMS)}", line)
         text = fm.text(doc, f"social.{key}", value_node).strip()
         if not text:
             raise Invalid(f"social.{key}", "is empty", line)
-        if _CONTROL.search(text):
+        if CONTROL.search(text):
             raise Invalid(f"social.{key}", "contains a control character", line)
         out[key] = text
     return out
@@ -345,76 +344,40 @@ def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str]:
 def _flag(doc: fm.Document, name: str, node: yaml.Node) -> bool:
     value = fm.text(doc, name, node).strip().lower()
     if value not in ("true", "false", "yes", "no"):
-        raise Invalid(name, f"{value!r} is not true or false", doc.line(node))
+        raise Invalid(name, f"'{value}' is not true or false", doc.line(node))
     return value in ("true", "yes")
 
 
 def _lang(doc: fm.Document, node: yaml.Node) -> str:
     value = fm.text(doc, "lang", node).strip()
     if not _LANGUAGE.fullmatch(value):
-        raise Invalid("lang", f"{value!r} is not an ISO 639-1 language code such as en or fr", doc.line(node))
+        raise Invalid("lang", f"'{value}' is not an ISO 639-1 language code such as en or fr", doc.line(node))
     return value
 
 
-def _campaign(doc: fm.Document, node: yaml.Node, campaigns: dict[str, Campaign], known: bool) -> Campaign:
-    key = fm.text(doc, "campaign", node).strip()
-    if key not in campaigns:
-        if not known:
-            raise Invalid("campaign", f"unknown campaign {key!r}: {CAMPAIGNS_FILE} is missing or has problems",
-                          doc.line(node))
-        raise Invalid("campaign", f"unknown campaign {key!r}{_did_you_mean(key, campaigns)}; "
-                      f"{CAMPAIGNS_FILE} has: {', '.join(sorted(campaigns)) or 'none'}", doc.line(node))
-    return campaigns[key]
+# --- with the ledger: what changed after it went out ---------------------------------------------------------
 
 
-def _did_you_mean(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-# --- campaigns.yaml -------------------------------------------------------------------------------
-
-
-def load_campaigns(path: Path, queue: Queue) -> bool:
-    """Fill queue.campaigns; False when the file is missing or any campaign has a problem."""
-    if not path.exists():
-        return False
-    where = str(path)
-    try:
-        doc = fm.parse_yaml(where, fm.decode(where, read_file(path, path.parent)), "", 1, "campaigns")
-    except Invalid as exc:
-        queue.problems.append(Problem(where, exc.field, exc.message, exc.line))
-        return False
-    except OSError as exc:
-        queue.problems.append(Problem(where, "file", f"cannot be read: {exc.strerror}"))
-        return False
-    ok = True
-    for key, node in doc.fields.items():
-        line = doc.key_lines[key]
-        try:
-            campaign = _campaign_entry(doc, key, node, line)
-        except Invalid as exc:
-            queue.problems.append(Problem(where, exc.field, exc.message, exc.line or line))
-            ok = False
+def changed_since_sent(queue: Queue, ledger: Ledger) -> list[Problem]:
+    """A warning for each valid item whose file changed since a post or an edition took it: the change is not sent
+    again. Content sent before the ledger kept digests says nothing. Times are in the items' zone (BOT_TIMEZONE)."""
+    out = sent_book.went_out(ledger)
+    warnings = []
+    for item in queue.items:
+        taken = [s for s in out.get(item.id, ()) if s.digest != item.digest]
+        if not taken:
             continue
-        queue.campaigns[key] = campaign
-    return ok
+        zone = item.publish_at.tzinfo
+        posts: dict[str, list[str]] = {}
+        for post in (s for s in taken if s.channel != "email"):
+            posts.setdefault(_when(post.at.astimezone(zone)), []).append(post.channel)
+        places = [f"on {', '.join(channels)} on {when}" for when, channels in posts.items()]
+        places += [f"in the newsletter of {_when(s.at.astimezone(zone))}" for s in taken if s.channel == "email"]
+        warnings.append(Problem(str(item.path), "file", f"changed since it went out {' and '.join(places)}: the "
+                                "change will not be sent again (to send the news again, write it as a new item)",
+                                warning=True))
+    return warnings
 
 
-def _campaign_entry(doc: fm.Document, key: str, node: yaml.Node, line: int) -> Campaign:
-    if not KEY.fullmatch(key):
-        raise Invalid(key, "a campaign key may hold only letters, digits, '-' and '_'", line)
-    entries = {k: (v, ln) for k, v, ln in fm.mapping(doc, key, node)}
-    for name, (_, ln) in entries.items():
-        if name not in CAMPAIGN_FIELDS:
-            raise Invalid(f"{key}.{name}", "unknown field" + _did_you_mean(name, CAMPAIGN_FIELDS), ln)
-    for name in CAMPAIGN_FIELDS:
-        if name not in entries:
-            raise Invalid(f"{key}.{name}", "is required", line)
-    name = _line(doc, f"{key}.name", entries["name"][0], 150)
-    tags = _hashtags(doc, f"{key}.hashtags", entries["hashtags"][0])
-    start = _day(doc, f"{key}.start", entries["start"][0])
-    end = _day(doc, f"{key}.end", entries["end"][0])
-    if end < start:
-        raise Invalid(f"{key}.end", f"{end} is before start {start}", entries["end"][1])
-    return Campaign(key, name, tags, start, end)
+def _when(moment: datetime) -> str:
+    return f"{moment.day} {moment:%B %Y %H:%M}"

@@ -142,7 +142,8 @@ def create_edition(ledger: Ledger, items: list[Item], settings: Settings, slot: 
                                        archive_url=f"{settings.effective_public_url}/archive/{edition_id}")
         return newsletter.subject, newsletter.html, newsletter.text
 
-    edition_id = ledger.create_edition(slot, [i.id for i in items], now, render)
+    edition_id = ledger.create_edition(slot, [i.id for i in items], now, render,
+                                       digests={i.id: i.digest for i in items})
     log.info("edition %d: %d item(s), %d recipient(s)", edition_id, len(items), ledger.edition(edition_id).recipients)
     return edition_id
 
@@ -250,6 +251,7 @@ def run_forever(settings: Settings, on_report: Callable[[RunReport], None],
     the process owns the signals), which stop it after the message in flight."""
     import schedule
 
+    queue.require_folder(settings)  # a setting to fix ends the command; later, a tick's trouble is retried
     own_signals = stopping is None
     stopping = stopping or threading.Event()
 

@@ -340,3 +340,16 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             shown = "" if value is None else str(value)
         rows.append((name, shown, settings.sources.get(name, "default")))
     return rows
+
+
+def require_queue_dir(settings: Settings) -> Path:
+    """The queue folder; ConfigError when it is not there, since no command can do its work without it."""
+    folder = settings.queue_dir
+    if folder.is_dir():
+        return folder
+    what = "is not a folder" if folder.exists() else "does not exist"
+    if folder.is_absolute():
+        raise ConfigError(f"the queue folder {folder} {what}: create it, or set BOT_QUEUE_DIR to the folder that "
+                          "holds the items")
+    raise ConfigError(f"the queue folder {folder} {what} in {Path.cwd()}: run bot from the folder that holds it, "
+                      "or set BOT_QUEUE_DIR to where it is")

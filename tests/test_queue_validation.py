@@ -27,12 +27,22 @@ ITEM_CASES: dict[str, tuple[str, str, int | None]] = {
     "publish_at_in_dst_gap": ("publish_at", "does not exist in Europe/Zurich", 4),
     "bad_time_zone": ("publish_at", "'Europe/Genf' is not an IANA time zone", 4),
     "bad_offset": ("publish_at", "is not 'YYYY-MM-DD HH:MM' or ISO 8601", 4),
-    "link_relative": ("link", "must be a whole address starting with https:// (or http://)", 5),
-    "link_javascript": ("link", "must be a web address starting with https:// (or http://), not javascript:", 5),
-    "link_with_space": ("link", "contains a space", 5),
+    "link_relative": ("link", "must be a full web address starting with https:// (or http://); '/news/vote' has "
+                      "none", 5),
+    "link_without_scheme": ("link", "must be a full web address starting with https:// (or http://); "
+                            "'www.example.org/news/vote' has none", 5),
+    "link_without_full_host": ("link", "needs a site's full name after https://, such as news.example.org; "
+                               "'https://intranet/news/vote' has none", 5),
+    "link_javascript": ("link", "must be a full web address starting with https:// (or http://); "
+                        "'javascript:alert(1)' starts with javascript: instead", 5),
+    "link_with_space": ("link", "has a space or an invisible character in it: a web address has none (a space "
+                        "inside one is written %20)", 5),
     "image_without_alt": ("image_alt", "is required when image is set", 5),
     "image_alt_without_image": ("image_alt", "has no image to go with", 5),
-    "image_data_url": ("image", "not data:", 5),
+    "image_data_url": ("image", "'data:image/png;base64,iVBORw0KGgo=' starts with data: instead", 5),
+    "image_file_name": ("image", "must be a full web address starting with https:// (or http://), or media/NAME "
+                        "for a picture added with `bot media add FILE` or the composer's upload; 'photo.jpg' is "
+                        "neither", 5),
     "image_private_address": ("image", "points to 169.254.169.254, a private or local address", 5),
     "image_localhost": ("image", "points to localhost, a private or local address", 5),
     "image_loopback_spelled_oddly": ("image", "points to 0177.0.0.1 (127.0.0.1), a private or local", 5),
@@ -42,14 +52,21 @@ ITEM_CASES: dict[str, tuple[str, str, int | None]] = {
     "unknown_campaign": ("campaign", "unknown campaign 'RenewIESOG' (did you mean 'RenewIESOGI'?)", 5),
     "hashtag_with_space": ("hashtags", "'Renew IESOGI' may hold only letters, digits and '_'", 5),
     "hashtag_with_punctuation": ("hashtags", "'HRC-41' may hold only letters, digits and '_'", 5),
-    "hashtag_with_hash": ("hashtags", "without '#'", 5),
-    "hashtag_read_as_comment": ("hashtags", "YAML read '#RenewIESOGI' as a comment", 6),
+    "hashtag_read_as_comment": ("hashtags", "has an empty entry: YAML read '#RenewIESOGI' as a comment; leave out "
+                                "the '#' (Herald adds it to each tag), as in - RenewIESOGI, or quote it: "
+                                "- \"#RenewIESOGI\"", 6),
+    # In [...], YAML reads a word starting with '#' as a comment, so the list is never closed: the line with the '#'.
+    "hashtag_hash_opens_list": ("hashtags", "'#HRC61' starts a comment in YAML, which cuts the list short on this "
+                                "line: leave out the '#' (Herald adds it to each tag), as in [HRC61, ...], or quote "
+                                "the tag: \"#HRC61\"", 5),
+    "hashtag_hash_later_in_list": ("hashtags", "'#LGBTI' starts a comment in YAML", 6),
+    "hashtag_hash_alone": ("hashtags", "is empty because YAML read '#HRC61' as a comment: leave out the '#' (Herald "
+                           "adds it to each tag), as in [HRC61], or quote it: [\"#HRC61\"]", 5),
     "hashtags_not_a_list": ("hashtags", "must be a list", 5),
     "title_line_break": ("title", "contains a line break", 2),
     "title_too_long": ("title", "at most 150", 2),
     "title_not_text": ("title", "must be text, not a list", 2),
     "title_with_control_character": ("title", "control character", 2),
-    "summary_too_long": ("summary", "one to three sentences", 4),
     "override_too_long": ("social.bluesky", "is too long: with the link and hashtags it counts", 6),
     "override_unknown_platform": ("social", "unknown platform 'linkedin'", 6),
     "override_for_channel_not_used": ("social.mastodon", "mastodon is not among this item's channels", 6),
@@ -102,20 +119,23 @@ def test_duplicate_ids_in_subfolders_are_both_refused(settings: Settings, queue_
     assert all("rename one" in p.message for p in result.problems)
 
 
+# case file -> (field, words the message must contain, line, whether the file as a whole could not be read)
 CAMPAIGN_CASES = {
-    "end_before_start": ("RenewIESOGI.end", "2019-06-24 is before start 2019-07-12", 5),
-    "missing_hashtags": ("RenewIESOGI.hashtags", "is required", 1),
-    "unknown_field": ("RenewIESOGI.ende", "unknown field (did you mean 'end'?)", 5),
-    "broken": ("campaigns", "broken YAML", 3),
-    "bad_hashtag": ("RenewIESOGI.hashtags", "may hold only letters", 3),
-    "bad_date": ("RenewIESOGI.start", "is not a real date", 4),
+    "end_before_start": ("RenewIESOGI.end", "2019-06-24 is before start 2019-07-12", 5, False),
+    "missing_hashtags": ("RenewIESOGI.hashtags", "is required", 1, False),
+    "unknown_field": ("RenewIESOGI.ende", "unknown field (did you mean 'end'?)", 5, False),
+    "broken": ("campaigns", "broken YAML", 3, True),
+    "bad_hashtag": ("RenewIESOGI.hashtags", "may hold only letters", 3, False),
+    "bad_date": ("RenewIESOGI.start", "is not a real date", 4, False),
+    "hash_in_hashtags": ("RenewIESOGI.hashtags", "'#RenewIESOGI' starts a comment in YAML, which cuts the list short "
+                         "on this line: leave out the '#' (Herald adds it to each tag)", 3, True),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CAMPAIGN_CASES))
 def test_invalid_campaigns_file_is_reported_and_its_items_refused(settings: Settings, queue_dir: Path,
                                                                   case: str) -> None:
-    field, words, line = CAMPAIGN_CASES[case]
+    field, words, line, unreadable = CAMPAIGN_CASES[case]
     shutil.copy(FIXTURES / "campaigns" / f"{case}.yaml", queue_dir / "campaigns.yaml")
     (queue_dir / "vote.md").write_text("---\ntitle: A vote\ndate: 2019-07-12\nsummary: Yes.\n"
                                        "campaign: RenewIESOGI\n---\n", encoding="utf-8")
@@ -123,10 +143,14 @@ def test_invalid_campaigns_file_is_reported_and_its_items_refused(settings: Sett
     campaign_problems = [p for p in result.problems if p.path.endswith("campaigns.yaml")]
     assert [(p.field, p.line) for p in campaign_problems] == [(field, line)]
     assert words in campaign_problems[0].message
-    # An item that names a broken campaign cannot know its hashtags: it is refused, not half-sent.
+    # An item that names a broken campaign cannot know its hashtags: it is refused, not half-sent, and its problem
+    # points to the campaign's.
     assert result.items == []
-    assert any(p.field == "campaign" and "campaigns.yaml is missing or has problems" in p.message
-               for p in result.problems)
+    [held] = [p for p in result.problems if p.path.endswith("vote.md")]
+    file = queue_dir / "campaigns.yaml"
+    why = f"'RenewIESOGI': {file} could not be read" if unreadable else f"'RenewIESOGI' has a problem in {file}"
+    assert (held.field, held.line) == ("campaign", 5)
+    assert held.message == f"{why} (see the problem reported for it at line {line}); this item waits until it is fixed"
 
 
 def test_every_campaign_fixture_has_a_case() -> None:
@@ -165,7 +189,23 @@ def test_sample_queue_is_clean(sample_settings: Settings) -> None:
     assert {i.date.strftime("%Y-%m") for i in result.items} == {"2019-03", "2019-07"}
 
 
-def test_missing_queue_folder_is_a_problem_not_a_crash(make_settings) -> None:
-    settings = make_settings(BOT_QUEUE_DIR="/nonexistent/queue")
+def test_a_long_summary_is_a_warning_and_the_item_goes_out(settings: Settings, queue_dir: Path) -> None:
+    # Three long sentences: a long blurb, but nothing breaks (the posts are shortened anyway).
+    copy_fixture("warning/long_summary.md", queue_dir)
     result = queue.load(settings)
-    assert [p.field for p in result.problems] == ["folder"]
+    assert [i.id for i in result.items] == ["long_summary"]
+    assert result.problems == []
+    [warning] = result.warnings
+    assert warning.warning and (warning.field, warning.line) == ("summary", 4)
+    assert str(warning) == (f"{queue_dir / 'long_summary.md'}:4: summary: warning: is 844 characters long: the "
+                            "newsletter's blurb will be long (the posts are shortened anyway); one to three "
+                            "sentences, at most 600, read best")
+
+
+def test_a_quoted_tag_with_its_hash_is_the_tag(settings: Settings, queue_dir: Path,
+                                              write_item) -> None:  # type: ignore[no-untyped-def]
+    """What the hint for a bare #HRC61 offers, quoting it, works: the '#' is Herald's to add, once."""
+    write_item("quoted", 'title: A vote\ndate: 2019-07-12\nsummary: The Council voted.\nhashtags: ["#HRC61", LGBTI]')
+    loaded = queue.load(settings)
+    assert loaded.problems == []
+    assert loaded.items[0].hashtags == ("HRC61", "LGBTI")

@@ -208,6 +208,7 @@ def test_the_simulated_clock_refuses_real_backends(make_settings) -> None:
     from bot.errors import ConfigError
 
     settings = make_settings(BOT_EMAIL_BACKEND="off", BOT_X_BACKEND="off")
+    settings.queue_dir.mkdir(parents=True)  # so that the only configuration error left is the backend
     assert settings.outbox_only
     play(settings, at("2019-07-01T00:00"), at("2019-07-01T00:00") + timedelta(minutes=1), lambda r: None)
     with pytest.raises(ConfigError):

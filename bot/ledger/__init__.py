@@ -11,7 +11,7 @@ import fcntl
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -105,7 +105,12 @@ class Ledger:
 
     @classmethod
     def open(cls, state_dir: Path) -> Ledger:
-        return cls(state_dir / "herald.sqlite3")
+        return cls(cls.file(state_dir))
+
+    @staticmethod
+    def file(state_dir: Path) -> Path:
+        """Where the state folder keeps the ledger (which a command that only reads may find absent)."""
+        return state_dir / "herald.sqlite3"
 
     def close(self) -> None:
         self.db.close()
@@ -229,11 +234,12 @@ class Ledger:
         return {r[0] for r in self.db.execute("SELECT item_id FROM edition_items")}
 
     def create_edition(self, slot: datetime | None, item_ids: Sequence[str], now: datetime,
-                       render: Callable[[int], tuple[str, str, str]]) -> int:
+                       render: Callable[[int], tuple[str, str, str]], digests: Mapping[str, str] | None = None) -> int:
         """One edition and one pending delivery per active subscriber, in a single transaction.
 
         `render(edition_id)` gives (subject, html, text); it runs inside the transaction, so an edition
-        never exists without its content and its recipients.
+        never exists without its content and its recipients. `digests` (item id -> the SHA-256 of its file as
+        rendered) is kept with each item, so that a later change to the file can be told.
         """
         stamp = utc_iso(now)
         with self.transaction():
@@ -241,8 +247,8 @@ class Ledger:
                                      "VALUES (?, '', '', '', ?)", (utc_iso(slot) if slot else None, stamp))
             edition_id = int(cursor.lastrowid or 0)
             subject, html, text = render(edition_id)
-            self.db.executemany("INSERT INTO edition_items (edition_id, item_id, position) VALUES (?, ?, ?)",
-                                [(edition_id, item, n) for n, item in enumerate(item_ids)])
+            self.db.executemany("INSERT INTO edition_items (edition_id, item_id, position, digest) VALUES (?, ?, ?, ?)",
+                                [(edition_id, item, n, (digests or {}).get(item)) for n, item in enumerate(item_ids)])
             added = self.db.execute(
                 "INSERT INTO deliveries (channel, edition_id, subscriber_id, status, due_at, created_at, updated_at) "
                 "SELECT 'email', ?, id, 'pending', ?, ?, ? FROM subscribers WHERE status = 'active' ORDER BY id",

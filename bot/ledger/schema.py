@@ -161,4 +161,10 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE sqlite_sequence SET seq = MAX(seq, 4294967295)
         WHERE name = 'subscribers' AND EXISTS (SELECT 1 FROM editions);
     """,
+    # 8: the content that went out: the SHA-256 of an item's file as each post was handed over and as each edition
+    # was made, so that `bot validate` can say when a file changed after it went out (NULL: sent before this step)
+    """
+    ALTER TABLE deliveries ADD COLUMN digest TEXT;
+    ALTER TABLE edition_items ADD COLUMN digest TEXT;
+    """,
 )

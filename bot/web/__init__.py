@@ -6,6 +6,7 @@ to serve them. Security headers on every answer; tokens in URLs never reach anot
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 
 from .. import keys
+from ..errors import ConfigError
 from ..ledger import Ledger
 from ..settings import Settings
 
@@ -33,6 +35,8 @@ csrf = CSRFProtect()
 # None means every request counts.
 Deduct = Callable[[Response], bool]
 LIMITS: dict[str, list[tuple[str, Callable[[], str] | None, Deduct | None]]] = {}
+
+log = logging.getLogger("herald")
 
 
 def create_app(settings: Settings) -> Flask:
@@ -105,6 +109,17 @@ def create_app(settings: Settings) -> Flask:
         if request.path.startswith(("/unsubscribe", "/confirm", "/admin", "/subscribe")):
             headers["Cache-Control"] = "no-store"
         return response
+
+    @app.errorhandler(ConfigError)
+    def not_set_up(exc: ConfigError) -> tuple[str, int]:
+        """A setting that is wrong (a queue folder that is not there) is, for staff, the one line every command
+        gives, instead of a server error; a visitor learns nothing of the server."""
+        log.error("%s: %s", request.path, exc)
+        if request.path.startswith("/admin"):
+            lines = [str(exc), "Whoever runs Herald on the server can fix this; every bot command shows the same line."]
+            return render_template("message.html.j2", heading="Herald is not set up completely", lines=lines), 503
+        return render_template("message.html.j2", heading="Not available",
+                               lines=["This page is not available right now. Please try again later."]), 503
 
     @app.errorhandler(404)
     def not_found(exc: Exception) -> tuple[str, int]:

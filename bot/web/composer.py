@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import itemfile, mail, media, queue, social
+from ..campaigns import Campaigns
 from ..clock import from_utc_iso, next_slot
 from ..content import Campaign, Item, Problem
 from ..errors import HeraldError
@@ -42,11 +43,13 @@ def post_fields(platform: str, has_override: bool, has_campaign: bool) -> tuple[
 
 @dataclass(slots=True)
 class Checked:
-    """A typed item after validation: the Item when it is valid, and every problem, by form field."""
+    """A typed item after validation: the Item when it is valid, every problem and every warning, by form field.
+    Warnings do not stop a save."""
 
     fields: itemfile.Fields
     item: Item | None
     problems: dict[str, list[str]] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -64,19 +67,25 @@ def form_field(problem_field: str) -> str:
     return name if name in known else "general"
 
 
-def campaigns(settings: Settings) -> tuple[dict[str, Campaign], bool]:
+def campaigns(settings: Settings) -> tuple[dict[str, Campaign], Campaigns]:
+    """The campaigns items may use, and what campaigns.yaml gave; ConfigError when there is no queue folder (every
+    staff page about items needs it, and a save could not be written)."""
     loaded = queue.Queue()
-    ok = queue.load_campaigns(settings.queue_dir / queue.CAMPAIGNS_FILE, loaded)
-    return loaded.campaigns, ok
+    found = queue.load_campaigns(queue.require_folder(settings) / queue.CAMPAIGNS_FILE, loaded)
+    return loaded.campaigns, found
 
 
 def check(settings: Settings, fields: itemfile.Fields, path: Path, new: bool) -> Checked:
     """Validate `fields` exactly as `bot validate` would read the file they make; nothing is written."""
-    known, ok = campaigns(settings)
-    item, problems = queue.read_item(path, settings, known, ok, data=itemfile.to_text(fields).encode("utf-8"))
+    known, found = campaigns(settings)
+    warnings: list[Problem] = []
+    item, problems = queue.read_item(path, settings, known, found, data=itemfile.to_text(fields).encode("utf-8"),
+                                     warnings=warnings)
     checked = Checked(fields, item)
     for problem in problems:
         checked.add(form_field(problem.field), problem.message)
+    for warning in warnings:
+        checked.warnings.setdefault(form_field(warning.field), []).append(warning.message)
     if new:
         clash = [p for p in settings.queue_dir.rglob("*.md") if p.stem.casefold() == fields.id.casefold()]
         if clash:

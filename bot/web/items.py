@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from . import composer, ledger, settings
 from .auth import require, staff_member
 
 blueprint = Blueprint("items", __name__, url_prefix="/admin")
+log = logging.getLogger("herald")
 # The composer runs a self-hosted script (live preview) and frames its newsletter preview; nothing else may load.
 COMPOSER_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; frame-src 'self'; style-src 'self'; "
                 "img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -171,6 +173,7 @@ _FIELD_NAMES = ("title", "date", "summary", "publish_at", "link", "image", "imag
 
 
 def _path(item_id: str) -> Path:
+    queue.require_folder(settings())  # a missing folder is a setting to fix, not an unknown item
     try:
         return approval.find(settings(), item_id)
     except HeraldError:
@@ -192,17 +195,19 @@ def _saved(path: Path, item_id: str, action: str, detail: str) -> None:
 
 
 def _preview_context(checked: composer.Checked) -> dict[str, Any]:
+    found = {"problems": checked.problems, "warnings": checked.warnings}
     if checked.item is None:
-        return {"preview": None, "problems": checked.problems}
-    return {"preview": composer.preview(settings(), checked.item, _now()), "problems": checked.problems}
+        return {"preview": None, **found}
+    return {"preview": composer.preview(settings(), checked.item, _now()), **found}
 
 
 def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None = None, version: str = "",
           notice: str | None = None, suggested: str = "", path: Path | None = None) -> str:
     """The composer page; `path` is the item's file when editing (found once by the view)."""
     cfg = settings()
-    known, ok = composer.campaigns(cfg)
+    known, found = composer.campaigns(cfg)
     context: dict[str, Any] = {"mode": mode, "f": fields, "problems": checked.problems if checked else {},
+                               "warnings": checked.warnings if checked else {},
                                "version": version, "notice": notice, "platforms": PLATFORMS, "channels": CHANNELS,
                                "campaigns": sorted((k, c.name) for k, c in known.items()), "zone": cfg.timezone.key,
                                "default_time": f"{cfg.default_post_time:%H:%M}", "language": cfg.language,
@@ -213,7 +218,7 @@ def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None =
     elif path is not None:
         context.update(_preview_context(composer.check(cfg, fields, path, new=False)))
     if path is not None:
-        item, _ = queue.read_item(path, cfg, known, ok)  # as it is on disk, whatever the form holds
+        item, _ = queue.read_item(path, cfg, known, found)  # as it is on disk, whatever the form holds
         context.update(_item_context(fields, item))
     return render_template("admin_item.html.j2", **context)
 
