@@ -5,7 +5,6 @@ The unsubscribe URL arrives as a fixed-length placeholder; per-recipient work la
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,11 +12,19 @@ from functools import lru_cache
 from typing import Any
 
 import nh3
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
-from markdown_it import MarkdownIt
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+)
 from markupsafe import Markup
 from mjml import mjml2html
 
+from . import plaintext
 from .content import Item
 from .errors import RenderError
 from .media import public_url
@@ -30,7 +37,7 @@ BODY_TAGS = {"p", "br", "a", "strong", "b", "em", "i", "ul", "ol", "li", "blockq
 BODY_ATTRIBUTES = {"a": {"href", "title"}}
 BODY_SCHEMES = {"http", "https", "mailto"}
 
-_markdown = MarkdownIt("commonmark", {"html": True})
+_markdown = plaintext.MARKDOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +59,6 @@ def body_html(markdown: str) -> Markup:
     return Markup(clean.strip())
 
 
-def body_text(markdown: str) -> str:
-    """A Markdown body for the plain-text part: the source reads well as it is, less any raw HTML tags."""
-    if "<" not in markdown:
-        return markdown.strip()
-    return html.unescape(nh3.clean(markdown, tags=set())).strip()
-
-
 def day_label(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
@@ -66,10 +66,17 @@ def day_label(day: date) -> str:
 @lru_cache(maxsize=8)
 def environments(templates_dir: str) -> tuple[Environment, Environment]:
     """(MJML environment, autoescaped; text environment), both strict about undefined names."""
-    loaders = [FileSystemLoader(templates_dir)] if templates_dir else []
-    loader = ChoiceLoader(loaders + [PackageLoader("bot", "templates")])
+    loaders: list[BaseLoader] = [FileSystemLoader(templates_dir)] if templates_dir else []
+    try:
+        # The newsletter's own (email/), from the repository's templates/ folder, installed as herald_templates.
+        loaders.append(PackageLoader("herald_templates", "."))
+    except ModuleNotFoundError as exc:  # an editable install made before templates/ left the package
+        raise RenderError("the newsletter templates (package herald_templates) are not installed: "
+                          "install Herald again (pip install -e .)") from exc
+    loader = ChoiceLoader([*loaders, PackageLoader("bot", "templates")])  # preview/ lives in the package
     markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, trim_blocks=False)
     text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    text.filters["wrap"] = plaintext.wrap  # lines of the text part: 72 columns, never a URL cut
     return markup, text
 
 
@@ -80,7 +87,7 @@ def _entry(item: Item, settings: Settings) -> dict[str, Any]:
         "campaign": item.campaign.name if item.campaign else "",
         "summary": item.summary,
         "body_html": body_html(item.body) if item.body else "",
-        "body_text": body_text(item.body) if item.body else "",
+        "body_text": plaintext.markdown_text(item.body) if item.body else "",
         "image": public_url(settings, item.image) if item.image else "",
         "image_alt": item.image_alt or "",
         "image_credit": item.image_credit or "",

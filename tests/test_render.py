@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import regex
+from markupsafe import escape
 
 from bot import queue, render
 from bot.content import Item
@@ -38,6 +40,16 @@ def test_golden_newsletter_html_and_text(sample_settings: Settings) -> None:
     assert newsletter.subject == ("Geneva Rights Desk news: Civil society in Niger presents a draft law to protect "
                                   "human rights defenders and 5 more")
     assert newsletter.preheader.startswith("Also: Human Rights Council renews the mandate")
+
+
+def test_golden_text_part_of_a_markdown_body_with_photos(sample_settings: Settings) -> None:
+    """The March edition: a body with bold words, a numbered list and a mailto link, and photos with credits."""
+    items = [i for i in queue.load(sample_settings).items if "email" in i.channels and i.date.month == 3]
+    newsletter = render.render_newsletter(
+        items, sample_settings, edition_date=date(2019, 3, 22),
+        unsubscribe_url=unsubscribe_url(sample_settings.effective_public_url, TOKEN_PLACEHOLDER),
+        archive_url="https://news.example.org/archive/3")
+    assert_golden("newsletter/edition-march.txt", newsletter.text)
 
 
 def test_items_are_newest_first_with_every_part(sample_settings: Settings) -> None:
@@ -110,7 +122,10 @@ def test_markdown_body_is_rendered_and_raw_html_sanitised(settings: Settings) ->
     for bad in ("<script", "javascript:", "<iframe", "onclick", "href=\"data:"):
         assert bad not in html, bad
     assert "<h2>Heading</h2>" in html
-    assert "<script" not in newsletter.text and "**bold**" in newsletter.text
+    text = newsletter.text
+    assert "<script" not in text and "alert(1)" not in text and "<p" not in text and "<iframe" not in text
+    assert "Some bold text and a link (https://example.org)." in text and "**" not in text
+    assert "\nclick para\n" in text and "\nHeading\n" in text and "# Heading" not in text
 
 
 def test_text_part_is_written_for_reading(sample_settings: Settings) -> None:
@@ -118,7 +133,27 @@ def test_text_part_is_written_for_reading(sample_settings: Settings) -> None:
                                     edition_date=date(2019, 7, 26), unsubscribe_url="u").text
     assert "<" not in text.replace("<-", "")
     assert "Read more: https://news.example.org/2019/07/iesogi-mandate-renewed" in text
-    assert all(len(line) <= 78 for line in text.splitlines() if "http" not in line)
+    assert all(len(line) <= 72 for line in text.splitlines())
+
+
+def test_every_line_of_the_text_part_is_wrapped_at_72_and_no_url_is_cut(sample_settings: Settings) -> None:
+    """The March edition has a Markdown body (a list, a mailto link) and photos; long fields and a long link
+    everywhere: each line fits in 72 columns but a URL, which stands whole on a line of its own."""
+    long_url = "https://news.example.org/2019/03/" + "a-very-long-address-for-a-report" * 2
+    items = [dataclasses.replace(i, link=long_url if i.link else None,
+                                 image_credit=(i.image_credit or "") + " " + "and a long credit line" * 3)
+             for i in queue.load(sample_settings).items if "email" in i.channels and i.date.month == 3]
+    long_org = dataclasses.replace(sample_settings, org_address="Rue de Varembé 1, 1202 Geneva, " * 4)
+    text = render.render_newsletter(items, long_org, edition_date=date(2019, 3, 22),
+                                    unsubscribe_url=unsubscribe_url(sample_settings.effective_public_url,
+                                                                    TOKEN_PLACEHOLDER)).text
+    assert "**" not in text and "](" not in text and "mailto:" not in text
+    assert "Press contact: Eleanor Openshaw, e.openshaw@example.org" in text
+    assert "1. States should say publicly that they support CICIG's work, and urge\n   Guatemala" in text
+    for line in text.splitlines():
+        assert len(line) <= 72 or line == long_url, line
+    assert text.count("\n" + long_url + "\n") == sum(1 for i in items if i.link)
+    assert "\n" + unsubscribe_url(sample_settings.effective_public_url, TOKEN_PLACEHOLDER) + "\n" in text
 
 
 def test_empty_edition_is_a_render_error(settings: Settings) -> None:
@@ -133,3 +168,61 @@ def test_a_broken_custom_template_is_a_render_error(make_settings, tmp_path: Pat
     settings = make_settings(BOT_TEMPLATES_DIR=str(tmp_path / "templates"))
     with pytest.raises(RenderError, match="no_such_name"):
         render.render_newsletter([entry()], settings, edition_date=date(2019, 7, 12), unsubscribe_url="u")
+
+
+def july_html(settings: Settings) -> str:
+    return render.render_newsletter(sample_edition(settings), settings, edition_date=date(2019, 7, 26),
+                                    unsubscribe_url="https://news.example.org/unsubscribe/T",
+                                    archive_url="https://news.example.org/archive/7").html
+
+
+def test_images_are_as_wide_as_the_content_box_for_outlook(sample_settings: Settings) -> None:
+    """Outlook draws an <img> at its width attribute: the card's 600 px, less its 1 px borders and the 24 px
+    paddings each side. mjml-python alone would write the column's 598."""
+    content_box = 600 - 2 * 1 - 2 * 24
+    items = [i for i in queue.load(sample_settings).items if i.image]
+    html = render.render_newsletter(items, sample_settings, edition_date=date(2019, 3, 22), unsubscribe_url="u").html
+    widths = regex.findall(r'<img\b[^>]*\bwidth="([^"]*)"', html)
+    assert widths == [str(content_box)] * len(items)
+    assert html.count(f"width:{content_box}px") >= len(items)  # the cell Outlook sizes the picture by
+
+
+def test_hashtags_are_muted_words_not_links(sample_settings: Settings) -> None:
+    html = july_html(sample_settings)
+    link_colour = regex.search(r"\ba \{ color: (#[0-9a-f]{6}); \}", html).group(1)
+    for entry in sample_edition(sample_settings):
+        tags = " ".join("#" + t for t in entry.all_hashtags)
+        found = regex.search(r'<div style="([^"]*)">' + regex.escape(tags) + "</div>", html)
+        assert found, tags
+        colour = regex.search(r"(?<![-\w])color:(#[0-9a-f]{6})", found.group(1)).group(1)
+        assert colour == "#52606d" and colour != link_colour  # the dates' and captions' grey
+        assert f">{tags}</a>" not in html
+
+
+def test_the_preheader_is_hidden_without_a_colour_or_size_trick(sample_settings: Settings) -> None:
+    """mj-preview hides it in 1px type coloured like the background, which SpamAssassin scores
+    (HTML_FONT_LOW_CONTRAST): this one is display:none and nothing else."""
+    html = july_html(sample_settings)
+    hidden = regex.findall(r'<div class="herald-preheader" style="([^"]*)">([^<]*)</div>', html)
+    assert len(hidden) == 1
+    style, text = hidden[0]
+    assert text.startswith("Also: Human Rights Council renews the mandate")
+    assert "display:none" in style and "mso-hide:all" in style
+    assert "color" not in style and "font-size" not in style and "line-height" not in style
+    assert "color:#ffffff;line-height:1px" not in html  # no mj-preview either
+
+
+def test_each_button_names_what_it_opens(sample_settings: Settings) -> None:
+    html = july_html(sample_settings)
+    entries = sample_edition(sample_settings)
+    names = regex.findall(r'<a href="([^"]*)" aria-label="([^"]*)"[^>]*>Read more</a>', html)
+    assert len(names) == len(entries) == len({name for _, name in names})
+    for entry in entries:
+        assert (entry.link, "Read more: " + escape(entry.title)) in names
+
+
+def test_dark_mode_is_declared_to_mail_apps(sample_settings: Settings) -> None:
+    html = july_html(sample_settings)
+    assert '<meta name="color-scheme" content="light dark"' in html
+    assert '<meta name="supported-color-schemes" content="light dark"' in html
+    assert "@media (prefers-color-scheme: dark)" in html

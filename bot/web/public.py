@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import UTC, datetime
 from functools import partial
 
 from flask import Blueprint, abort, current_app, render_template, request
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .. import mail, subscribers
 from ..channels import Channels
 from ..dispatch import send_notice
 from ..ledger import Ledger
+from ..render import day_label
 from ..settings import Settings
 from . import ARCHIVE_CSP, ledger, notices, rate_limited, settings
 
@@ -190,5 +192,30 @@ def archived(edition_id: int) -> tuple[str, int, dict[str, str]]:
     # No subscriber's token in the public copy: its unsubscribe link explains where the real one is.
     html = edition.html.replace(mail.unsubscribe_url(config.effective_public_url, mail.TOKEN_PLACEHOLDER),
                                 f"{config.effective_public_url}/unsubscribe")
-    return html, 200, {"Content-Security-Policy": ARCHIVE_CSP}
+    day = datetime.fromisoformat(edition.slot or edition.created_at).astimezone(config.timezone).date()
+    page = as_web_page(html, f"{config.effective_public_url}/archive/{edition_id}", f"{config.title}, {day_label(day)}")
+    return page, 200, {"Content-Security-Policy": ARCHIVE_CSP}
+
+
+# The masthead's text (the built-in template's herald-masthead), whose box becomes the page's <h1>.
+_MASTHEAD = re.compile(r'(<td\b[^>]*\bclass="[^"]*\bherald-masthead\b[^"]*"[^>]*>\s*)<div style="([^"]*)">(.*?)</div>',
+                       re.DOTALL)
+_BODY = re.compile(r"<body\b[^>]*>")
+# For an edition whose template has no masthead: a heading of its own, in colours that read on any page.
+_HEADING = ('<h1 style="margin:0 auto;max-width:552px;padding:16px 24px;background:#ffffff;color:#1f2933;'
+            "font:700 20px/28px -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif\">{}</h1>")
+
+
+def as_web_page(email_html: str, address: str, heading: str) -> str:
+    """The email as sent, made the web page at `address`: its link to that very page gone, all of it inside <main>,
+    and an <h1> (the masthead's title and date, looking as in the email). What subscribers received is untouched."""
+    self_link = rf'<a\b[^>]*\bhref="{re.escape(str(escape(address)))}"[^>]*>.*?</a>'
+    page = re.sub(self_link, "", email_html, flags=re.DOTALL)
+    page, found = _MASTHEAD.subn(r'\1<h1 style="margin:0;\2">\3</h1>', page, count=1)
+    opening = "<main>" + ("" if found or "<h1" in page else _HEADING.format(escape(heading)))
+    body = _BODY.search(page)
+    start = body.end() if body else 0
+    end = page.rfind("</body>")
+    end = end if end >= start else len(page)
+    return page[:start] + opening + page[start:end] + "</main>" + page[end:]
 

@@ -1,0 +1,167 @@
+"""The newsletter's plain-text part, for render: a Markdown body as text to read, every line wrapped at 72 columns.
+
+Lines break only at spaces, so a URL or an address is never cut: one longer than the line stands alone on its own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+WIDTH = 72
+# Below this, deep nesting (a quote in a list in a quote...) would leave a word or two per line: the nested block
+# overflows instead.
+NARROWEST = 24
+CODE_INDENT = "    "
+RULE = "* * *"
+# The schemes a link keeps in the HTML part (render.BODY_SCHEMES): any other shows its text alone here too.
+LINK_SCHEMES = ("http:", "https:")
+# The body's parser, which render uses for the HTML part too: both parts read the source the same way.
+MARKDOWN = MarkdownIt("commonmark", {"html": True})
+# What HTML collapses into one space (not a no-break space: that one holds words together).
+_SPACES = re.compile(r"[ \t\n\r\f\v]+")
+# An inline piece: text, raw HTML (stripped once the run is whole) or a hard line break (None).
+Piece = tuple[str, bool] | None
+
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Each line of `text` wrapped at `width`, continuing at its own indentation (the text template's `wrap`)."""
+    lines = []
+    for line in text.splitlines():
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        lines += _wrapped(line.strip(), width, indent, indent) or [""]
+    return "\n".join(lines)
+
+
+def _wrapped(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    # break_on_hyphens=False: a URL or address with a hyphen stays whole; textwrap's spaces are ASCII only, so a
+    # no-break space (French « », 10 km) holds too.
+    return textwrap.wrap(text, width=max(width, len(first) + NARROWEST), initial_indent=first,
+                         subsequent_indent=rest, break_long_words=False, break_on_hyphens=False)
+
+
+def markdown_text(markdown: str, width: int = WIDTH) -> str:
+    """A Markdown body as plain text: markers gone, links as `text (URL)`, lists, quotes and code laid out."""
+    root = SyntaxTreeNode(MARKDOWN.parse(markdown))
+    return "\n".join(_blocks(root.children, width))
+
+
+def _blocks(nodes: list[SyntaxTreeNode], width: int, tight: bool = False) -> list[str]:
+    """Block nodes one after the other: a blank line between them, none between a tight list's parts."""
+    lines: list[str] = []
+    for node in nodes:
+        block = _block(node, width)
+        if block:
+            lines += ([""] if lines and not tight else []) + block
+    return lines
+
+
+def _block(node: SyntaxTreeNode, width: int) -> list[str]:
+    kind = node.type
+    if kind in ("paragraph", "heading"):  # a heading is a paragraph of its own, set apart by blank lines
+        return _paragraph(node.children[0] if node.children else None, width)
+    if kind in ("bullet_list", "ordered_list"):
+        return _list(node, width)
+    if kind == "blockquote":
+        return [f"> {line}" if line else ">" for line in _blocks(node.children, width - 2)]
+    if kind in ("fence", "code_block"):  # kept as written, set off by an indent; a long line wraps at its spaces
+        code = node.content.rstrip("\n").expandtabs(4).splitlines()
+        return [out for line in code for out in (_code_line(line, width) or [""])]
+    if kind == "html_block":
+        return _raw_html(node.content, width)
+    if kind == "hr":
+        return [RULE]
+    return _blocks(node.children, width)  # nothing else in CommonMark; whatever a plugin adds, its text
+
+
+def _code_line(line: str, width: int) -> list[str]:
+    indent = CODE_INDENT + line[: len(line) - len(line.lstrip(" "))]
+    return _wrapped(line.strip(), width, indent, indent)
+
+
+def _list(node: SyntaxTreeNode, width: int) -> list[str]:
+    # markdown-it hides the paragraphs of a tight list (no blank lines between its items in the source).
+    tight = any(p.hidden for item in node.children for p in item.children if p.type == "paragraph")
+    number = int(str(node.attrs.get("start", 1)))
+    lines: list[str] = []
+    for item in node.children:
+        marker = f"{number}. " if node.type == "ordered_list" else "- "
+        number += 1
+        body = _blocks(item.children, width - len(marker), tight) or [""]
+        hanging = " " * len(marker)
+        item_lines = [marker + body[0]] + [hanging + line if line else "" for line in body[1:]]
+        lines += ([""] if lines and not tight else []) + [line.rstrip() for line in item_lines]
+    return lines
+
+
+def _paragraph(inline: SyntaxTreeNode | None, width: int) -> list[str]:
+    """An inline run as wrapped lines, each hard break starting a new one."""
+    lines: list[str] = []
+    for segment in _segments(list(_pieces(inline)) if inline else []):
+        lines += _wrapped(_SPACES.sub(" ", segment).strip(), width)
+    return lines
+
+
+def _raw_html(raw: str, width: int) -> list[str]:
+    """A block of raw HTML: its text, line by line as the author wrote it (what a script or style holds is gone)."""
+    text = html.unescape(nh3.clean(raw, tags=set()))
+    return [out for line in text.splitlines() for out in _wrapped(_SPACES.sub(" ", line).strip(), width)]
+
+
+def _segments(pieces: list[Piece]) -> list[str]:
+    """The text between hard breaks; raw HTML stripped (with what a script or style holds) and entities decoded."""
+    if not any(piece is not None and piece[1] for piece in pieces):
+        segments = [""]
+        for piece in pieces:
+            if piece is None:
+                segments.append("")
+            else:
+                segments[-1] += piece[0]
+        return segments
+    marked = "".join("<br>" if p is None else p[0] if p[1] else html.escape(p[0], quote=False) for p in pieces)
+    return [html.unescape(part) for part in nh3.clean(marked, tags={"br"}).split("<br>")]
+
+
+def _pieces(node: SyntaxTreeNode) -> Iterator[Piece]:
+    for child in node.children:
+        kind = child.type
+        if kind in ("text", "code_inline"):  # code as written: the markers were Markdown's, not the author's
+            yield child.content, False
+        elif kind == "softbreak":
+            yield " ", False
+        elif kind == "hardbreak":
+            yield None
+        elif kind == "html_inline":
+            yield child.content, True
+        elif kind == "link":
+            yield from _link(child)
+        elif kind != "image":  # a picture is dropped, as in the HTML part; emphasis keeps its words
+            yield from _pieces(child)
+
+
+def _link(node: SyntaxTreeNode) -> Iterator[Piece]:
+    """`text (URL)`; a mailto link shows its address; text that is the URL (or the address) shows once."""
+    href = str(node.attrs.get("href", ""))
+    inner = list(_pieces(node))
+    text = "".join(p[0] for p in inner if p is not None and not p[1]).strip()
+    if href.lower().startswith("mailto:"):
+        target = unquote(href[len("mailto:"):].split("?", 1)[0])
+    elif href.lower().startswith(LINK_SCHEMES):
+        target = href
+    else:  # relative, or a scheme the HTML part drops: nowhere to go from an email
+        yield from inner
+        return
+    if not text:
+        yield target, False
+    elif text in (target, href) or MARKDOWN.normalizeLink(text) == href:
+        yield from inner
+    else:
+        yield from inner
+        yield f" ({target})", False
