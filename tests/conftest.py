@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,3 +89,18 @@ def assert_golden(relative: str, actual: str) -> None:
     assert path.exists(), f"no golden file {path}: run with HERALD_UPDATE_GOLDEN=1 and review it"
     expected = path.read_text(encoding="utf-8")
     assert actual == expected, f"{relative} differs from its golden file"
+
+
+@pytest.fixture(autouse=True)
+def no_python_values_in_command_output(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every command a test runs speaks to a person: after the test, what each one wrote (`CliRunner.invoke`, and
+    `python -m bot` in a child whose output the test read) must hold no Python value (tests/python_values.py).
+    `--json` output is for programs and is not read. A test that feeds reprs on purpose would be marked
+    python_values_ok (none does yet: register the marker in pyproject.toml with the first one)."""
+    from .python_values import command_findings, watching_commands
+
+    with watching_commands() as commands:
+        yield
+    found = command_findings(commands)
+    if found and request.node.get_closest_marker("python_values_ok") is None:
+        pytest.fail("a command showed a Python value:\n" + "\n".join(found), pytrace=False)
