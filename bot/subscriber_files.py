@@ -74,6 +74,7 @@ def read(path: Path, email_column: str | None = None, name_column: str | None = 
     except csv.Error as exc:
         raise ContentError(where, "header", f"not a CSV row: {exc}", 1) from None
     columns = find_columns(where, header, email_column, name_column, path.name)
+    ours = tuple(header) == EXPORT_FIELDS  # Herald's export: its spreadsheet-safe cells are read back as they were
     while True:
         try:
             cells = next(reader)
@@ -83,7 +84,7 @@ def read(path: Path, email_column: str | None = None, name_column: str | None = 
             yield Problem(where, "row", f"not a CSV row: {exc}", reader.line_num)
             return
         if any(cell.strip() for cell in cells):
-            yield _row(where, reader.line_num, cells, columns)
+            yield _row(where, reader.line_num, [_revived(c) for c in cells] if ours else cells, columns)
 
 
 def _text(path: Path) -> str:
@@ -163,9 +164,19 @@ def _row(where: str, line: int, cells: list[str], columns: Columns) -> Row | Pro
 # --- Herald's export ------------------------------------------------------------------------------------
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _inert(cell: str) -> str:
-    """A cell a spreadsheet will not run: names come from a public form, and `=HYPERLINK(...)` is a formula."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    """A cell a spreadsheet will not run: names come from a public form, and `=HYPERLINK(...)` is a formula. A
+    leading `'` makes it text; a cell that already starts with `'` before such a character gets one more, so
+    that reading the export back (_revived) gives every cell exactly as it was."""
+    return "'" + cell if cell.lstrip("'")[:1] in _FORMULA else cell
+
+
+def _revived(cell: str) -> str:
+    """A cell of Herald's own export as it was before _inert."""
+    return cell[1:] if cell[:1] == "'" and cell.lstrip("'")[:1] in _FORMULA else cell
 
 
 def write_csv(rows: Iterable[Mapping[str, str | None]], out: BinaryIO) -> None:
