@@ -269,3 +269,17 @@ def test_a_web_save_in_a_git_queue_is_a_commit_by_the_staff_member(site: Setting
     log = subprocess.run(["git", "-C", str(site.queue_dir), "log", "--format=%ae|%s"], capture_output=True, text=True,
                          check=True).stdout
     assert log.strip() == "ed@example.org|Create 2026-12-02-forty-groups-ask-the-council-to-act"
+
+
+def test_the_list_says_why_each_invalid_file_is_held_and_links_only_those_with_a_page(site: Settings,
+                                                                                      base: str) -> None:
+    (site.queue_dir / "bad name!.md").write_text("---\ntitle: A vote\ndate: 2019-07-12\nsummary: It passed.\n---\n")
+    (site.queue_dir / "2019-07-13-no-date.md").write_text("---\ntitle: A vote\nsummary: It passed.\n---\n")
+    session = sign_in(base, "ed@example.org")
+
+    page = session.get(f"{base}/admin/items").text
+
+    assert "<strong>bad name!.md</strong>: id: the file name" in page  # the problem says how to rename it
+    assert 'href="/admin/items/bad name!"' not in page
+    assert '<a href="/admin/items/2019-07-13-no-date">2019-07-13-no-date</a>: date: is required' in page
+    assert session.get(f"{base}/admin/items/2019-07-13-no-date").status_code == 200

@@ -48,8 +48,14 @@ def listing() -> str:
     rows = [{"id": i.id, "title": i.title, "when": f"{i.publish_at.astimezone(tz):%Y-%m-%d %H:%M}",
              "state": gate.state(i), "channels": ", ".join(i.channels)}
             for i in sorted(loaded.items, key=lambda i: (i.publish_at, i.id), reverse=True)]
-    invalid = sorted({Path(p.path).stem for p in loaded.problems if p.path.endswith(".md")})
-    return render_template("admin_items.html.j2", rows=rows, invalid=invalid, zone=tz.key,
+    invalid: dict[str, list[str]] = {}
+    for problem in sorted(loaded.problems, key=lambda p: p.order):
+        if problem.path.endswith(".md"):
+            invalid.setdefault(Path(problem.path).stem, []).append(f"{problem.field}: {problem.message}")
+    # A file whose name is no item id has no page to open: its problem says how to rename it.
+    return render_template("admin_items.html.j2", rows=rows, zone=tz.key,
+                           invalid=[{"id": k, "page": bool(queue.ID.fullmatch(k)), "problems": v}
+                                    for k, v in sorted(invalid.items())],
                            notice=session.pop("notice", None))
 
 
