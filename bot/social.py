@@ -9,6 +9,7 @@ otherwise shrink below a quarter of the limit.
 from __future__ import annotations
 
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,7 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import regex
-from twitter_text import extract_urls_with_indices, parse_tweet
+
+with warnings.catch_warnings():
+    # twitter-text-parser imports pkg_resources, which setuptools warns about on every command's stderr: a
+    # library's notice to its maintainers, not to the person running `bot`.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from twitter_text import extract_urls_with_indices, parse_tweet
 
 from .content import Item
 from .errors import ContentError

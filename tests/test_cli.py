@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,17 @@ def test_preview_writes_posts_newsletter_and_index(tmp_path: Path) -> None:
 def test_python_dash_m_bot_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "validate" in done.stdout and "preview" in done.stdout
+
+
+def test_a_command_that_composes_posts_prints_no_library_warning(tmp_path: Path) -> None:
+    """twitter-text-parser imports pkg_resources, which setuptools announces on stderr; nobody running bot needs it."""
+    env = {**os.environ, **BASE, "BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path)}
+    env.pop("PYTHONWARNINGS", None)
+    done = subprocess.run([sys.executable, "-m", "bot", "--env-file", "/dev/null", "preview", "--out",
+                           str(tmp_path / "preview"), "--now", "2019-07-12T09:00"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "pkg_resources" not in done.stderr, done.stderr
 
 
 def test_preview_leaves_out_what_was_already_sent(tmp_path: Path) -> None:
