@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from .errors import ConfigError, HeraldError
+from .report import counted
 from .settings import Settings, describe, load_settings
 
 EXIT_INTERNAL = 70
@@ -118,9 +119,6 @@ def cli(ctx: click.Context, env_file: Path, debug: bool) -> None:
     ctx.obj = App(load_settings(env_file=env_file), debug)
 
 
-def counted(n: int, word: str) -> str:
-    """`1 problem`, `2 problems`: the plural of Herald's nouns is regular."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def queue_counts(result: Any) -> str:
@@ -165,15 +163,25 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
         recorded = {(d.item_id, d.channel) for d in ledger.posts()}
         in_editions = ledger.items_in_editions()
         gate = Gate.read(ledger, app.settings)  # drafts, items awaiting approval and holds do not go out
-    plan = preview_mod.plan(result, app.settings, app.now(now_raw), done=lambda i, p: (i, p) in recorded,
+    now = app.now(now_raw)
+    plan = preview_mod.plan(result, app.settings, now, done=lambda i, p: (i, p) in recorded,
                             in_edition=in_editions.__contains__, may_go=gate.may_go)
+    # What the gate keeps back is said, so that an empty preview of a queue of drafts does not look broken.
+    everything = preview_mod.plan(result, app.settings, now, done=lambda i, p: (i, p) in recorded,
+                                  in_edition=in_editions.__contains__)
     index = preview_mod.write(plan, app.settings, out or app.settings.state_dir / "preview")
     if result.problems or result.warnings:
         left_out = "; the items with problems are left out" if result.problems else ""
         click.echo(f"{queue_counts(result)} in the queue{left_out} (see bot validate).", err=True)
-    click.echo(f"{len(plan.posts)} post(s); newsletter: "
-               f"{len(plan.edition_items)} item(s) for the slot of {plan.slot:%Y-%m-%d %H:%M %Z}." if plan.slot
-               else f"{len(plan.posts)} post(s).", err=True)
+    slot = f" for the slot of {plan.slot:%Y-%m-%d %H:%M %Z}" if plan.slot else ""
+    click.echo(f"{counted(len(plan.posts), 'post')}; newsletter: {counted(len(plan.edition_items), 'item')}{slot}.",
+               err=True)
+    held_posts, held_items = len(everything.posts) - len(plan.posts), len(everything.edition_items) - len(
+        plan.edition_items)
+    if held_posts or held_items:
+        click.echo(f"Held back, so not in the preview: {counted(held_posts, 'post')} and "
+                   f"{counted(held_items, 'newsletter item')} of drafts, items awaiting approval or items on hold "
+                   "(see bot status).", err=True)
     click.echo(str(index.resolve()))
 
 
@@ -274,7 +282,8 @@ def _no_such_item(app: App, item: str) -> None:
         raise HeraldError(f"nothing to requeue: {item} has no post recorded yet")
     with Ledger.open(app.settings.state_dir) as ledger:
         known |= {d.item_id for d in ledger.posts() if d.item_id}
-    close = difflib.get_close_matches(item, sorted(known), n=1)
+    # An id typed short (its date and first words) is a prefix of the real one; a typo is close to it.
+    close = sorted(k for k in known if k.startswith(item))[:1] or difflib.get_close_matches(item, sorted(known), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     raise HeraldError(f"no such item: {item} is not in {app.settings.queue_dir}, and no post of it was ever "
                       f"recorded{hint}")

@@ -158,7 +158,9 @@ def _attention(problems: list[dict[str, Any]], editions: list[dict[str, Any]], l
             attention.append(f"{items} item{' has' if items == 1 else 's have'} {status} posts "
                              f"(listed under {status.capitalize()} posts)")
     if review["waiting"]:
-        attention.append(f"{len(review['waiting'])} item(s) wait for approval (bot approve ITEM)")
+        waiting = len(review["waiting"])
+        attention.append(f"{counted(waiting, 'item')} {'waits' if waiting == 1 else 'wait'} for approval "
+                         "(bot approve ITEM)")
     return attention + _other_attention(editions, last_run, invalid)
 
 
@@ -168,13 +170,18 @@ def _other_attention(editions: list[dict[str, Any]], last_run: dict[str, Any] | 
     if last_run:
         attention += [f"{kind} was paused in the last run: {why} (check it with: bot doctor)"
                       for kind, why in last_run.get("paused", {}).items()]
-    attention += [f"edition {e['id']}: {e['failed']} recipient(s) refused for good (reasons below)"
+    attention += [f"edition {e['id']}: {counted(e['failed'], 'recipient')} refused for good (reasons below)"
                   for e in editions if e["failed"]]
     if invalid:
         attention.append(f"{invalid} problem{'' if invalid == 1 else 's'} in the queue: the items concerned will not "
                          "go out until fixed (see bot validate)")
     return attention
 
+
+
+def counted(n: int, word: str, plural: str = "") -> str:
+    """`1 item`, `2 items`, `1,204 subscribers`: the number and its noun, as a person writes them."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 # --- printing ---------------------------------------------------------------------------------------------
 
@@ -195,8 +202,8 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
         with Ledger.open(settings.state_dir) as ledger:
             for edition_id in report.editions:
                 edition = ledger.edition(edition_id)
-                lines.append(f"edition {edition_id}: {len(edition.item_ids)} item(s) for {edition.recipients} "
-                             f"subscriber(s): {edition.subject}")
+                lines.append(f"edition {edition_id}: {counted(len(edition.item_ids), 'item')} for "
+                             f"{counted(edition.recipients, 'subscriber')}: {edition.subject}")
     if report.emails_sent or report.emails_failed or report.emails_deferred:
         lines.append(f"emails: {report.emails_sent} sent, {report.emails_failed} failed, "
                      f"{report.emails_deferred} to retry, {report.emails_dropped} unsubscribed meanwhile")
@@ -206,17 +213,19 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     lines += [f"MISSED {item} in the newsletter: {why}" for item, why in report.stale]
     lines += [f"PAUSED {kind}: {why}" for kind, why in report.paused.items()]
     if report.retries or report.reconciled:
-        lines.append(f"{report.retries} retr{'y' if report.retries == 1 else 'ies'} within the run after transient "
-                     f"faults; {report.reconciled} post(s) or message(s) found already there after an unclear answer, "
-                     "not handed over again")
+        found = counted(report.reconciled, "post or message", "posts or messages")
+        lines.append(f"{counted(report.retries, 'retry', 'retries')} within the run after transient faults; {found} "
+                     "found already there after an unclear answer, not handed over again")
     if report.in_doubt:
-        lines.append(f"{report.in_doubt} message(s) or post(s) were in flight when an earlier run stopped: each was "
+        in_doubt = counted(report.in_doubt, "message or post", "messages or posts")
+        lines.append(f"{in_doubt} {'was' if report.in_doubt == 1 else 'were'} in flight when an earlier run stopped: "
+                     "each was "
                      "looked for where its channel can tell, else handed over again (an email with the same "
                      "Message-ID, for receivers to drop a copy)")
     if report.stopped:
         lines.append("stopped before the end; the rest goes out on the next run")
     if report.invalid and not (quiet and not lines):
-        lines.append(f"{len(report.invalid)} invalid item(s) not sent (see bot validate):")
+        lines.append(f"{counted(len(report.invalid), 'invalid item')} not sent (see bot validate):")
         lines += [f"  {p}" for p in report.invalid[:LIST_AT_MOST]]
     if not lines and not quiet:
         lines.append("nothing was due")
@@ -296,8 +305,8 @@ def _schedule_lines(nxt: dict[str, Any]) -> list[str]:
         timed.append((_instant(post), f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}{state}"))
     edition = nxt["edition"]
     slot = datetime.fromisoformat(edition["slot"])
-    what = (f"{len(edition['items'])} item(s) for {edition['subscribers']} subscriber(s)" if edition["items"]
-            else "nothing new, no edition")
+    what = (f"{counted(len(edition['items']), 'item')} for {counted(edition['subscribers'], 'subscriber')}"
+            if edition["items"] else "nothing new, no edition")
     newsletter = f"  {_when(edition['slot'])}  newsletter: {what}"
     more = len(nxt["posts"]) - LIST_AT_MOST
     lines = [] if nxt["posts"] else ["  no post"]

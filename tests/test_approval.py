@@ -60,7 +60,7 @@ def test_with_approval_required_only_the_approved_content_goes_out(make_settings
     assert outbox(site) == []  # the change withdrew the approval
     status = report.status(site, AT.replace(minute=1))
     assert [w["item"] for w in status["review"]["waiting"]] == ["renewed"]
-    assert "1 item(s) wait for approval (bot approve ITEM)" in status["needs_attention"]
+    assert "1 item waits for approval (bot approve ITEM)" in status["needs_attention"]
     with Ledger.open(site.state_dir) as ledger:
         approval.approve(site, ledger, "renewed", "ana@example.org", AT.replace(minute=2))
     run_once(site, AT.replace(minute=3))

@@ -171,6 +171,23 @@ def test_requeue_of_an_unknown_item_says_there_is_no_such_item(tmp_path: Path) -
                               "ever recorded\n")
     waiting = run(["requeue", "2019-07-12-iesogi-mandate-renewed"], env)
     assert waiting.stderr == "error: nothing to requeue: 2019-07-12-iesogi-mandate-renewed has no post recorded yet\n"
+    short = run(["requeue", "2019-07-12-iesogi"], env)  # the date and a first word, as people remember an id
+    assert short.stderr.endswith("(did you mean 2019-07-12-iesogi-mandate-renewed?)\n")
+
+
+def test_preview_says_what_the_approval_gate_holds_back(tmp_path: Path) -> None:
+    """A queue of drafts previews empty: that is said, rather than left to look like a broken preview."""
+    queue_dir = tmp_path / "queue"
+    queue_dir.mkdir()
+    (queue_dir / "vote.md").write_text("---\ntitle: A vote\ndate: 2019-07-12\nsummary: It passed.\n"
+                                       "publish_at: 2019-07-12 09:00\ndraft: true\n---\n")
+    env = {"BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path / "var")}
+    result = run(["preview", "--now", "2019-07-11 12:00"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "0 posts; newsletter: 0 items for the slot of 2019-07-12 10:00 CEST.",
+        "Held back, so not in the preview: 3 posts and 1 newsletter item of drafts, items awaiting approval or "
+        "items on hold (see bot status)."]
 
 
 def test_status_counts_problems_and_warnings_as_validate_does(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_status_lists_the_next_edition_in_time_order_and_each_missed_post_once(t
     text = run(["status", "--now", "2019-07-12T10:00"], env).stdout
     nxt = text.split("\nScheduled next\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert [line[2:18] for line in nxt] == ["2019-07-12 15:30"] * 3 + ["2019-07-19 10:00"] + ["2019-07-20 09:00"] * 3
-    assert "newsletter: 5 item(s)" in nxt[3]
+    assert "newsletter: 5 items" in nxt[3]
     assert nxt[4].endswith("2019-07-05-iesogi-vote-next-week  to retry")  # requeued: no error to show
     assert "None" not in text
     # One line for the item, under Missed posts only, with its platforms and what to do.
