@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import itemfile, queue
 from .content import Item
-from .errors import HeraldError
+from .errors import HeraldError, quoted
 from .ledger import Ledger
 from .ledger import review as book
 from .settings import CHANNELS, Settings
@@ -77,12 +77,12 @@ def waiting_since(item: Item) -> datetime:
 def find(settings: Settings, item_id: str) -> Path:
     """The file of an item id, or HeraldError saying there is none."""
     if not queue.ID.fullmatch(item_id):
-        raise HeraldError(f"{item_id!r} is not an item id (the file name without .md)")
+        raise HeraldError(f"{quoted(item_id)} is not an item id (the file name without .md)")
     queue.require_folder(settings)
     for path in settings.queue_dir.rglob(f"{item_id}.md"):
         if not any(part.startswith(".") for part in path.relative_to(settings.queue_dir).parts):
             return path
-    raise HeraldError(f"there is no item {item_id!r} in {settings.queue_dir}")
+    raise HeraldError(f"there is no item {quoted(item_id)} in {settings.queue_dir}")
 
 
 def load_one(settings: Settings, item_id: str) -> Item:
@@ -122,7 +122,7 @@ def check_channel(channel: str | None) -> str:
     if channel is None or channel == "":
         return ALL
     if channel not in CHANNELS:
-        raise HeraldError(f"{channel!r} is not a channel; choose from {', '.join(CHANNELS)}")
+        raise HeraldError(f"{quoted(channel)} is not a channel; choose from {', '.join(CHANNELS)}")
     return channel
 
 

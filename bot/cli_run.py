@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import ConfigError
+from .errors import ConfigError, quoted
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def newsletter_send(app: App, now_raw: str | None, force: bool, test_to: str | N
         try:
             address = normalize_address(test_to)
         except ValueError as exc:
-            raise click.BadParameter(f"{test_to!r}: {exc}", param_hint="--test-to") from None
+            raise click.BadParameter(f"{quoted(test_to)}: {exc}", param_hint="--test-to") from None
         subject, where = send_test_copy(app.settings, now, address)
         click.echo(f"sent a test copy of “{subject}” to {address} through {where}")  # the subject as it reads
         return

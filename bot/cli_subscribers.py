@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import subscriber_files, subscribers
-from .errors import ContentError
+from .errors import ContentError, quoted
 from .ledger import Ledger
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def _address(raw: str) -> str:
     try:
         return subscribers.normalize_address(raw)
     except ValueError as exc:
-        raise ContentError("command line", "email", f"{raw!r} is not a valid address: {exc}") from None
+        raise ContentError("command line", "email", f"{quoted(raw)} is not a valid address: {exc}") from None
 
 
 @click.group("subscribers")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import quoted
 from .setting_values import Slot
 
 _LOCAL = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(?::\d{2})?)(?:\s+([A-Za-z][\w+\-/]*))?")
@@ -26,18 +27,18 @@ def parse_instant(raw: str, zone: ZoneInfo) -> datetime:
             try:
                 zone = ZoneInfo(zone_name)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"{zone_name!r} is not an IANA time zone name (such as Europe/Zurich)") from None
+                raise ValueError(f"{quoted(zone_name)} is not an IANA time zone name (such as Europe/Zurich)") from None
         try:
             hour, rest = clock.split(":", 1)
             naive = datetime.fromisoformat(f"{day}T{hour.zfill(2)}:{rest}")
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not a real date and time ({exc})") from None
+            raise ValueError(f"{quoted(value)} is not a real date and time ({exc})") from None
         return localize(naive, zone)
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise ValueError(
-            f"{value!r} is not 'YYYY-MM-DD HH:MM' or ISO 8601 with an offset (2019-07-12T09:00+02:00)"
+            f"{quoted(value)} is not 'YYYY-MM-DD HH:MM' or ISO 8601 with an offset (2019-07-12T09:00+02:00)"
         ) from None
     if parsed.tzinfo is None:
         return localize(parsed, zone)
@@ -56,11 +57,11 @@ def localize(naive: datetime, zone: ZoneInfo) -> datetime:
 def parse_day(raw: str) -> date:
     value = raw.strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"{value!r} is not a date as YYYY-MM-DD")
+        raise ValueError(f"{quoted(value)} is not a date as YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a real date ({exc})") from None
+        raise ValueError(f"{quoted(value)} is not a real date ({exc})") from None
 
 
 def at_local(day: date, clock: time, zone: ZoneInfo) -> datetime:

@@ -55,3 +55,10 @@ class FinalChannelError(ChannelError):
 
 class ChannelAuthError(FinalChannelError):
     """Credentials rejected: the channel stops for the rest of the run."""
+
+
+def quoted(value: str) -> str:
+    """A value as a message shows it to a person: in single quotes, as typed (a backslash stays one backslash, a
+    quote stays a quote, where Python's repr would escape them), with only invisible characters spelled out
+    (a tab as \\t, a zero-width space as \\u200b) so that the person can see what is wrong."""
+    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in value) + "'"

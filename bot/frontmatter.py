@@ -21,6 +21,7 @@ import yaml
 
 from .clock import parse_day
 from .content import dedupe_tags
+from .errors import quoted
 from .social import graphemes
 
 # Fields are read from nodes as the text typed, so no implicit typing is wanted: the base loaders skip it.
@@ -261,15 +262,15 @@ def text(doc: Document, name: str, node: yaml.Node) -> str:
     lost = doc.comment_after(node)
     if is_null(node):
         if lost:
-            raise Invalid(name, f"is empty because YAML read {lost!r} as a comment: put the whole value in quotes",
-                          doc.line(node))
+            raise Invalid(name, f"is empty because YAML read {quoted(lost)} as a comment: put the whole value in "
+                          "quotes", doc.line(node))
         raise Invalid(name, "is empty", doc.line(node))
     if not isinstance(node, yaml.ScalarNode):
         raise Invalid(name, f"must be text, not {_kind(node)}", doc.line(node))
     if lost:
         raise Invalid(
             name,
-            f"YAML cut the value before {lost!r}, reading the rest as a comment: put the whole value in quotes",
+            f"YAML cut the value before {quoted(lost)}, reading the rest as a comment: put the whole value in quotes",
             doc.line(node),
         )
     return str(node.value)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import private
+from .errors import quoted
 from .settings import Settings
 
 # Every purpose a key is derived for; a purpose is one of these names, never free text. No token, link or cookie is
@@ -45,6 +46,6 @@ def derive(settings: Settings, purpose: str) -> bytes:
 def expand(root_key: bytes, purpose: str) -> bytes:
     """HKDF-SHA256 of the root key for one purpose (kept once computed: an edition makes a token per recipient)."""
     if purpose not in PURPOSES:
-        raise ValueError(f"{purpose!r} is not a key purpose ({', '.join(PURPOSES)})")
+        raise ValueError(f"{quoted(purpose)} is not a key purpose ({', '.join(PURPOSES)})")
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"herald/" + purpose.encode())
     return hkdf.derive(root_key)

@@ -14,7 +14,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
-from .errors import ConfigError, RenderError
+from .errors import ConfigError, RenderError, quoted
 from .render import Newsletter
 
 TOKEN_LENGTH = 32
@@ -117,7 +117,7 @@ def sender(mail_from: str) -> tuple[str, str]:
     """(display name, address) of MAIL_FROM, or ConfigError."""
     name, address = parseaddr(mail_from)
     if "@" not in address or _HEADER_BREAK.search(mail_from):
-        raise ConfigError(f"MAIL_FROM: {mail_from!r} is not an address such as 'News <news@example.org>'")
+        raise ConfigError(f"MAIL_FROM: {quoted(mail_from)} is not an address such as 'News <news@example.org>'")
     return name, address
 
 

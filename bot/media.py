@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .errors import ConfigError, ContentError
+from .errors import ConfigError, ContentError, quoted
 from .settings import Settings, require_queue_dir
 
 if TYPE_CHECKING:
@@ -104,12 +104,12 @@ def check_local(settings: Settings, value: str) -> str | None:
     """Why `value` (not a URL) cannot be an item's image, or None when it names a stored picture."""
     how = "add the picture with `bot media add FILE` (or the composer's upload) and use the path it gives"
     if value.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[\\/]", value):
-        return f"{value!r} is an absolute path: {how}, media/NAME"
+        return f"{quoted(value)} is an absolute path: {how}, media/NAME"
     parts = value.replace("\\", "/").split("/")
     if ".." in parts or "." in parts:
-        return f"{value!r} leaves the media folder: {how}, media/NAME"
+        return f"{quoted(value)} leaves the media folder: {how}, media/NAME"
     if len(parts) != 2 or parts[0] != FOLDER or not parts[1]:
-        return f"{value!r} is neither an https:// address nor media/NAME: {how}"
+        return f"{quoted(value)} is neither an https:// address nor media/NAME: {how}"
     path = folder(settings) / parts[1]
     if path.is_symlink() or not path.is_file():
         return f"{value} does not exist in {folder(settings)}: {how}"

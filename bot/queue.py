@@ -25,6 +25,7 @@ from .addresses import literal_private
 from .campaigns import Campaigns
 from .clock import at_local, parse_instant
 from .content import Campaign, Item, Problem
+from .errors import quoted
 from .frontmatter import CONTROL, TAG, Invalid, check_tag
 from .ledger import Ledger
 from .ledger import sent as sent_book
@@ -86,7 +87,8 @@ def load(settings: Settings) -> Queue:
         twins = by_id[path.stem.casefold()]
         if len(twins) > 1:
             others = ", ".join(str(p) for p in twins if p != path)
-            queue.problems.append(Problem(str(path), "id", f"{path.stem!r} is also the id of {others}: rename one"))
+            queue.problems.append(Problem(str(path), "id",
+                                          f"{quoted(path.stem)} is also the id of {others}: rename one"))
             continue
         item, problems = read_item(path, settings, queue.campaigns, found, warnings=queue.warnings)
         queue.problems.extend(problems)

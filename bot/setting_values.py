@@ -10,6 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import quoted
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -69,13 +71,13 @@ def _zone(raw: str) -> ZoneInfo:
     try:
         return ZoneInfo(raw.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{raw!r} is not an IANA time zone name (such as Europe/Zurich or UTC)") from None
+        raise ValueError(f"{quoted(raw)} is not an IANA time zone name (such as Europe/Zurich or UTC)") from None
 
 
 def parse_clock(raw: str) -> time:
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip())
     if not m:
-        raise ValueError(f"{raw!r} is not a time of day as HH:MM")
+        raise ValueError(f"{quoted(raw)} is not a time of day as HH:MM")
     return time(int(m.group(1)), int(m.group(2)))
 
 
@@ -84,14 +86,14 @@ def parse_schedule(raw: str) -> tuple[Slot, ...]:
     for part in raw.split(","):
         words = part.split()
         if len(words) != 2:
-            raise ValueError(f"{part.strip()!r} is not 'DAY HH:MM' (DAY is mon..sun or daily)")
+            raise ValueError(f"{quoted(part.strip())} is not 'DAY HH:MM' (DAY is mon..sun or daily)")
         day, clock = words[0].lower(), words[1]
         if day == "daily":
             weekday = None
         elif day in WEEKDAYS or day in FULL_WEEKDAYS:
             weekday = (WEEKDAYS.index(day) if day in WEEKDAYS else FULL_WEEKDAYS.index(day))
         else:
-            raise ValueError(f"{words[0]!r} is not a weekday (mon..sun) or 'daily'")
+            raise ValueError(f"{quoted(words[0])} is not a weekday (mon..sun) or 'daily'")
         slots.append(Slot(weekday, parse_clock(clock)))
     return tuple(sorted(set(slots), key=lambda s: (s.weekday if s.weekday is not None else -1, s.at)))
 
@@ -99,7 +101,7 @@ def parse_schedule(raw: str) -> tuple[Slot, ...]:
 def parse_duration(raw: str) -> timedelta:
     m = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", raw)
     if not m:
-        raise ValueError(f"{raw!r} is not a duration such as 90s, 30m, 24h or 2d")
+        raise ValueError(f"{quoted(raw)} is not a duration such as 90s, 30m, 24h or 2d")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
     return timedelta(**{unit: int(m.group(1))})
 
@@ -110,7 +112,7 @@ def _public_url(raw: str) -> str:
         return ""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"{raw!r} is not an absolute http(s) URL without query or fragment")
+        raise ValueError(f"{quoted(raw)} is not an absolute http(s) URL without query or fragment")
     return value
 
 
@@ -125,14 +127,14 @@ def _port(raw: str) -> int | None:
     if not raw.strip():
         return None
     if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"{raw!r} is not a port number")
+        raise ValueError(f"{quoted(raw)} is not a port number")
     return int(raw)
 
 
 def _count(low: int, high: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         if not raw.strip().isdigit() or not low <= int(raw) <= high:
-            raise ValueError(f"{raw!r} is not a whole number from {low} to {high}")
+            raise ValueError(f"{quoted(raw)} is not a whole number from {low} to {high}")
         return int(raw)
 
     return parse
@@ -145,16 +147,16 @@ def _rate(raw: str) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{raw!r} is not a number of messages per second (or empty for no limit)") from None
+        raise ValueError(f"{quoted(raw)} is not a number of messages per second (or empty for no limit)") from None
     if not 0 < value <= 100_000:
-        raise ValueError(f"{raw!r} must be more than 0")
+        raise ValueError(f"{quoted(raw)} must be more than 0")
     return value
 
 
 def _optional_address(raw: str) -> str:
     value = raw.strip()
     if value and (not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value)):
-        raise ValueError(f"{raw!r} is not an email address")
+        raise ValueError(f"{quoted(raw)} is not an email address")
     return value
 
 
@@ -188,7 +190,7 @@ def _password_hash(raw: str) -> Secret:
 
 def _language(raw: str) -> str:
     if not re.fullmatch(r"[a-z]{2,3}", raw.strip()):
-        raise ValueError(f"{raw!r} is not an ISO 639-1 language code such as en or fr")
+        raise ValueError(f"{quoted(raw)} is not an ISO 639-1 language code such as en or fr")
     return raw.strip()
 
 
@@ -196,7 +198,7 @@ def _one_of(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
         if value not in choices:
-            raise ValueError(f"{raw!r} is not one of: {', '.join(choices)}")
+            raise ValueError(f"{quoted(raw)} is not one of: {', '.join(choices)}")
         return value
 
     return parse
@@ -204,7 +206,7 @@ def _one_of(*choices: str) -> Callable[[str], str]:
 
 def _switch(raw: str) -> bool:
     if raw.strip() not in ("0", "1"):
-        raise ValueError(f"{raw!r} is not 0 or 1")
+        raise ValueError(f"{quoted(raw)} is not 0 or 1")
     return raw.strip() == "1"
 
 

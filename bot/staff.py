@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from werkzeug.security import check_password_hash
 
 from .clock import from_utc_iso
-from .errors import HeraldError
+from .errors import HeraldError, quoted
 from .ledger import Ledger, feeds
 from .ledger import staff as store
 from .ledger.review import record
@@ -48,7 +48,7 @@ def normalize_email(raw: str) -> str:
     try:
         return normalize_address(raw)
     except ValueError as exc:
-        raise AccountError(f"{raw.strip()!r} is not a valid email address: {exc}") from None
+        raise AccountError(f"{quoted(raw.strip())} is not a valid email address: {exc}") from None
 
 
 def check_new_password(password: str) -> None:
@@ -102,7 +102,7 @@ def add(ledger: Ledger, email: str, role: str, password: str, actor: str, now: d
     """Make an account; the address as stored."""
     address = normalize_email(email)
     if role not in ROLES:
-        raise AccountError(f"{role!r} is not a role: use one of {', '.join(ROLES)}")
+        raise AccountError(f"{quoted(role)} is not a role: use one of {', '.join(ROLES)}")
     if not store.insert(ledger, address, role, hash_password(password), now):
         raise AccountError(f"{address} already has a staff account")
     record(ledger, actor, "staff-add", now, detail=f"{address} as {role}")
@@ -126,7 +126,7 @@ def remove(ledger: Ledger, email: str, actor: str, now: datetime) -> str:
 def set_role(ledger: Ledger, email: str, role: str, actor: str, now: datetime) -> tuple[str, str]:
     """Change a role, effective from the next request; the address and its previous role."""
     if role not in ROLES:
-        raise AccountError(f"{role!r} is not a role: use one of {', '.join(ROLES)}")
+        raise AccountError(f"{quoted(role)} is not a role: use one of {', '.join(ROLES)}")
     row = _known(ledger, normalize_email(email))
     outcome = store.set_role(ledger, row.email, role, now)
     if outcome == "last admin":

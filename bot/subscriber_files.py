@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .content import Problem
-from .errors import ContentError
+from .errors import ContentError, quoted
 
 # Herald's export, in this order; it imports back as it is.
 EXPORT_FIELDS = ("email", "name", "status", "created_at", "updated_at", "unsubscribed_at", "source")
@@ -115,7 +115,8 @@ def find_columns(where: str, header: list[str], email_column: str | None, name_c
     if email_column is not None:
         email = at(email_column.strip().lower())
         if email is None:
-            raise ContentError(where, "email", f"no {email_column!r} column in the header row (found: {found})", 1)
+            raise ContentError(where, "email", f"no {quoted(email_column)} column in the header row (found: {found})",
+                               1)
     else:
         email = next((i for i in map(at, EMAIL_COLUMNS) if i is not None), None)
         if email is None:
@@ -124,7 +125,7 @@ def find_columns(where: str, header: list[str], email_column: str | None, name_c
     if name_column is not None:
         name = at(name_column.strip().lower())
         if name is None:
-            raise ContentError(where, "name", f"no {name_column!r} column in the header row (found: {found})", 1)
+            raise ContentError(where, "name", f"no {quoted(name_column)} column in the header row (found: {found})", 1)
         names: tuple[int, ...] = (name,)
     else:
         name = next((i for i in map(at, NAME_COLUMNS) if i is not None), None)
@@ -148,7 +149,7 @@ def _row(where: str, line: int, cells: list[str], columns: Columns) -> Row | Pro
     for index in columns.statuses:
         word = cell(index).lower()
         if word and word not in STATUS_WORDS:
-            return Problem(where, "status", f"{cell(index)!r} is not a status Herald knows "
+            return Problem(where, "status", f"{quoted(cell(index))} is not a status Herald knows "
                            f"({', '.join(STATUS_WORDS)}): the row was left out", line)
         if word:
             said.append(STATUS_WORDS[word])

@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from . import keys, subscriber_files
 from .clock import from_utc_iso, utc_iso
 from .content import Problem
+from .errors import quoted
 from .ledger import FIRST_UNLISTED_ID, Ledger
 from .mail import TOKEN_LENGTH
 from .settings import Settings
@@ -282,8 +283,8 @@ def import_csv(ledger: Ledger, path: Path, now: datetime, email_column: str | No
         try:
             email = normalize_address(row.email)
         except ValueError as exc:
-            report.problems.append(Problem(str(path), "email", f"{row.email.strip()!r} is not a valid address: {exc}",
-                                           row.line))
+            report.problems.append(Problem(str(path), "email",
+                                           f"{quoted(row.email.strip())} is not a valid address: {exc}", row.line))
             continue
         if email.lower() in seen:
             report.repeated += 1

@@ -156,3 +156,17 @@ def test_bot_config_shows_each_value_as_it_is_written_in_env() -> None:
     assert "BOT_MAX_ITEM_AGE=14d" in shown and "SMTP_PORT=  # default" in shown
     for raw in ("None", "=0:00:", "day,", "True", "False"):
         assert raw not in shown, raw
+
+
+def test_a_value_in_a_message_is_shown_as_typed_not_as_python_writes_it() -> None:
+    """A backslash stays one backslash and a quote a quote (Python's repr escapes both); invisible characters are
+    spelled out, since they are what is wrong."""
+    from bot.errors import quoted
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"BOT_TIMEZONE": "Europe\\Zurich"}, env_file=None)
+    assert "'Europe\\Zurich' is not an IANA time zone name" in str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"BOT_NEWSLETTER_SCHEDULE": "fri 10:00, Friday's 10:00"}, env_file=None)
+    assert "'Friday's' is not a weekday" in str(raised.value)
+    assert quoted("a\tb\u200bc") == "'a\\tb\\u200bc'"

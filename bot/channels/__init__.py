@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ChannelAuthError, ConfigError, FinalChannelError, TransientChannelError
+from ..errors import ChannelAuthError, ConfigError, FinalChannelError, TransientChannelError, quoted
 from ..mail import PreparedEdition
 from ..settings import Settings
 
@@ -173,7 +173,7 @@ def open_channel(settings: Settings, kind: str) -> Channel | None:
     _discover()
     factory = _REGISTRY.get((kind, name))
     if factory is None:
-        raise ConfigError(f"BOT_{kind.upper()}_BACKEND: {name!r} is not a backend for {kind}; "
+        raise ConfigError(f"BOT_{kind.upper()}_BACKEND: {quoted(name)} is not a backend for {kind}; "
                           f"choose from {', '.join(backends(kind))}")
     return factory(settings, kind)
 

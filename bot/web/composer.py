@@ -17,7 +17,7 @@ from .. import itemfile, mail, media, queue, social
 from ..campaigns import Campaigns
 from ..clock import from_utc_iso, next_slot
 from ..content import Campaign, Item, Problem
-from ..errors import HeraldError
+from ..errors import HeraldError, quoted
 from ..ledger import Ledger
 from ..render import render_newsletter
 from ..settings import PLATFORMS, Settings
@@ -89,7 +89,7 @@ def check(settings: Settings, fields: itemfile.Fields, path: Path, new: bool) ->
     if new:
         clash = [p for p in settings.queue_dir.rglob("*.md") if p.stem.casefold() == fields.id.casefold()]
         if clash:
-            checked.add("id", f"{fields.id!r} is already the id of {clash[0].name}: choose another")
+            checked.add("id", f"{quoted(fields.id)} is already the id of {clash[0].name}: choose another")
     return checked
 
 
