@@ -25,8 +25,9 @@ class App:
     settings: Settings
     debug: bool
 
-    def now(self, raw: str | None) -> datetime:
-        """`--now`: ISO 8601 or 'YYYY-MM-DD HH:MM' (naive means BOT_TIMEZONE); default the real clock."""
+    def now(self, raw: str | None, option: str = "--now") -> datetime:
+        """`--now` (or `option`): ISO 8601 or 'YYYY-MM-DD HH:MM' (naive means BOT_TIMEZONE); default the real
+        clock."""
         from .clock import parse_instant
 
         if raw is None:
@@ -37,7 +38,7 @@ class App:
         try:
             return parse_instant(value, self.settings.timezone)
         except ValueError as exc:
-            raise ConfigError(f"--now: {exc}") from None
+            raise ConfigError(f"{option}: {exc}") from None
 
 
 def redact(text: str, settings: Settings | None) -> str:
@@ -105,18 +106,30 @@ def _settings(ctx: click.Context) -> Settings | None:
 
 
 @click.group(cls=HeraldGroup)
-@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
-              show_default=True, help="Settings file; the environment overrides it.")
+@click.option("--env-file", "env_name", default=".env", show_default=True, metavar="PATH",
+              help="Settings file; the environment overrides it.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="herald-bot")
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path, debug: bool) -> None:
+def cli(ctx: click.Context, env_name: str, debug: bool) -> None:
     """Herald: queue dated news as Markdown; publish it as a newsletter and as posts on X, Mastodon and Bluesky."""
-    # Without a .env Herald runs on its defaults; a file asked for by name and not found must not mean the same.
-    if ctx.get_parameter_source("env_file") is not ParameterSource.DEFAULT and not env_file.exists():
-        raise ConfigError(f"--env-file {env_file}: there is no such file (without --env-file, Herald reads .env "
-                          "when there is one)")
+    env_file = _env_file(env_name, ctx.get_parameter_source("env_name") is not ParameterSource.DEFAULT)
     ctx.obj = App(load_settings(env_file=env_file), debug)
+
+
+def _env_file(name: str, named: bool) -> Path:
+    """The settings file to read. Without a .env Herald runs on its defaults; a file asked for by name and not
+    found (or no name at all, as an empty variable in a script gives) must not mean the same."""
+    path = Path(name)
+    if named and not name.strip():
+        raise ConfigError("--env-file names no file: give the path of a settings file, or leave the option out")
+    if path.is_dir():
+        raise ConfigError(f"--env-file {name}: is a folder, not a settings file" if named else
+                          f"{name} is a folder, not a settings file: Herald reads its settings from a file .env")
+    if named and not path.exists():
+        raise ConfigError(f"--env-file {name}: there is no such file (without --env-file, Herald reads .env when "
+                          "there is one)")
+    return path
 
 
 
@@ -140,8 +153,9 @@ def validate(app: App) -> None:
             result.warnings.extend(queue.changed_since_sent(result, ledger))
     for found in sorted([*result.problems, *result.warnings], key=lambda p: p.order):
         click.echo(str(found))
+    invalid = result.files - len(result.items)  # a summary that adds up: files, valid, invalid, then the problems
     click.echo(f"{counted(result.files, 'item file')} in {app.settings.queue_dir}, {len(result.items):,} valid, "
-               f"{queue_counts(result)}.")
+               + (f"{invalid:,} invalid, " if invalid else "") + f"{queue_counts(result)}.")
     sys.exit(1 if result.problems else 0)
 
 
@@ -160,6 +174,7 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
 
     result = queue.load(app.settings)
     with Ledger.open(app.settings.state_dir) as ledger:  # what was posted or sent already is not previewed
+        result.warnings.extend(queue.changed_since_sent(result, ledger))  # counted as `bot validate` counts them
         recorded = {(d.item_id, d.channel) for d in ledger.posts()}
         in_editions = ledger.items_in_editions()
         gate = Gate.read(ledger, app.settings)  # drafts, items awaiting approval and holds do not go out
@@ -216,8 +231,8 @@ def status(app: App, now_raw: str | None, as_json: bool) -> None:
 @click.option("--until", "until_raw", metavar="T", help="End [default: a week after the last item].")
 @click.option("--subscribers", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("demo-subscribers.csv"), show_default=True, help="Imported first, if it exists.")
-@click.pass_obj
-def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path) -> None:
+@click.pass_context
+def demo(ctx: click.Context, start_raw: str | None, until_raw: str | None, csv_path: Path) -> None:
     """Play the queue's weeks on a simulated clock, into the outbox only, then show `bot status`."""
     from datetime import timedelta
 
@@ -226,16 +241,25 @@ def demo(app: App, start_raw: str | None, until_raw: str | None, csv_path: Path)
     from .ledger import Ledger
     from .scheduler import play, state_lock
 
+    app: App = ctx.obj
+    if not csv_path.exists() and ctx.get_parameter_source("csv_path") is not ParameterSource.DEFAULT:
+        raise ConfigError(f"--subscribers {csv_path}: there is no such file")
     items = queue.load(app.settings).items
     if not items:
         raise ConfigError(f"no valid item in {app.settings.queue_dir} to play")
-    start = app.now(start_raw) if start_raw else min(i.publish_at for i in items) - timedelta(days=1)
-    until = app.now(until_raw) if until_raw else max(i.publish_at for i in items) + timedelta(days=7)
+    start = app.now(start_raw, "--from") if start_raw else min(i.publish_at for i in items) - timedelta(days=1)
+    until = app.now(until_raw, "--until") if until_raw else max(i.publish_at for i in items) + timedelta(days=7)
+    if until <= start:
+        raise click.UsageError(f"--until {until.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} is not after the "
+                               f"start, {start.astimezone(app.settings.timezone):%Y-%m-%d %H:%M}")
     with state_lock(app.settings):
         if csv_path.exists():
             with Ledger.open(app.settings.state_dir) as ledger:
                 imported = subscribers.import_csv(ledger, csv_path, start)
             click.echo(f"subscribers from {csv_path}: {imported.added} added, {imported.existing} already there")
+        else:  # the default file is not here (run from another folder): say so, rather than send to nobody unseen
+            click.echo(f"no {csv_path} here: the editions go to the subscribers already recorded (see bot "
+                       "subscribers count), none if there are none")
         click.echo(f"playing {start.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} to "
                    f"{until.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} ({app.settings.timezone.key}) "
                    "on a simulated clock, into the outbox")
@@ -256,7 +280,7 @@ def requeue(app: App, item: str, platform: str | None, at_raw: str | None) -> No
     from .approval import requeue as put_back
     from .ledger import Ledger
 
-    when = app.now(at_raw)
+    when = app.now(at_raw, "--at")
     with Ledger.open(app.settings.state_dir) as ledger:
         done = put_back(ledger, item, platform, when, cli_actor(), app.now(None))
         states = {d.channel: d.status for d in ledger.deliveries("item_id = ?", (item,))}

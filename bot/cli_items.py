@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import approval, itemfile, queue
+from .errors import HeraldError
 from .ledger import Ledger
 from .ledger import review as book
 from .settings import CHANNELS
@@ -47,7 +48,8 @@ def new(app: App, title: str, day: str | None) -> None:
     ok = queue.load_campaigns(folder / queue.CAMPAIGNS_FILE, loaded)
     _, problems = queue.read_item(path, settings, loaded.campaigns, ok, data=text.encode())
     if problems:
-        raise click.ClickException("; ".join(f"{p.field}: {p.message}" for p in problems))
+        option = {"title": "--title", "date": "--date"}
+        raise HeraldError("; ".join(f"{option.get(p.field, p.field)}: {p.message}" for p in problems))
     itemfile.save(path, text, None, settings.state_dir)
     actor = approval.cli_actor()
     with Ledger.open(settings.state_dir) as ledger:
@@ -92,11 +94,12 @@ def hold(app: App, item: str, channel: str | None) -> None:
 def release(app: App, item: str, channel: str | None) -> None:
     """Lift a hold: ITEM goes out at its time (or at the next run, if that has passed and it is not too late)."""
     settings = app.settings
+    queue.require_folder(settings)
     with Ledger.open(settings.state_dir) as ledger:
         done = approval.release(settings, ledger, item, channel, approval.cli_actor(), _now())
     where = f" on {channel}" if channel else ""
     if not done:
-        raise click.ClickException(f"{item}{where} is not held")
+        raise HeraldError(f"nothing to release: {item}{where} is not held")
     click.echo(f"{item}{where}: released")
 
 
@@ -107,11 +110,12 @@ def release(app: App, item: str, channel: str | None) -> None:
 def dismiss(app: App, item: str, channel: str | None) -> None:
     """Let a missed or failed post be: it stops asking for a person (`bot requeue` still puts it back)."""
     settings = app.settings
+    queue.require_folder(settings)
     with Ledger.open(settings.state_dir) as ledger:
         done = approval.dismiss(ledger, item, channel, approval.cli_actor(), _now())
     if not done:
-        raise click.ClickException(f"nothing to dismiss: {item} has no missed or failed post"
-                                   + (f" on {channel}" if channel else ""))
+        raise HeraldError(f"nothing to dismiss: {item} has no missed or failed post"
+                          + (f" on {channel}" if channel else ""))
     click.echo(f"{item}: dismissed on {', '.join(done)}")
 
 

@@ -105,7 +105,7 @@ def run(app: App, once: bool, now_raw: str | None, force: bool) -> None:
                 result = run_once(app.settings, now, progress=progress, clock=live)
             report_mod.print_run(result, app.settings)
             sys.exit(0 if result.ok else 1)
-        run_forever(app.settings, lambda r: report_mod.print_run(r, app.settings, quiet=True))
+        run_forever(app.settings, lambda r: report_mod.print_run(r, app.settings, quiet=True, stamp=True))
 
 
 @click.group()

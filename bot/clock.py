@@ -107,12 +107,17 @@ def from_utc_iso(text: str) -> datetime:
 
 
 def human_duration(delta: timedelta) -> str:
-    """A duration as people say it: 3 days, 5 h 20 min, 12 min."""
+    """A duration as people say it: 3 days, 24 hours, 5 hours 20 minutes, 12 minutes."""
     seconds = int(delta.total_seconds())
+
+    def words(n: int, unit: str) -> str:
+        return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
     if seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
+        return words(seconds // 86400, "day")
     if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+        minutes = seconds % 3600 // 60
+        return words(seconds // 3600, "hour") + (f" {words(minutes, 'minute')}" if minutes else "")
     if seconds >= 60:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
+        return words(seconds // 60, "minute")
+    return words(seconds, "second")

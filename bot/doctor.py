@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .channels import KINDS, open_channel
 from .errors import ChannelAuthError, ChannelError, ConfigError, FinalChannelError, TransientChannelError
-from .settings import Settings
+from .settings import Settings, require_queue_dir
 
 # Where a person fixes each backend's credentials.
 FIXES: dict[tuple[str, str], str] = {
@@ -57,6 +57,10 @@ def examine(settings: Settings) -> list[Finding]:
         finally:
             if channel is not None:
                 channel.close()
+    try:
+        require_queue_dir(settings)
+    except ConfigError as exc:  # said among the findings, so that the backends are checked all the same
+        findings.insert(0, Finding("queue", "folder", False, str(exc)))
     if settings.email_backend == "outbox" and not settings.public_url:
         findings.append(Finding("email", "links", True, "unsubscribe links point at http://localhost:8080 "
                                 "(set BOT_PUBLIC_URL before real mail goes out)"))

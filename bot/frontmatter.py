@@ -20,7 +20,7 @@ import regex
 import yaml
 
 from .clock import parse_day
-from .content import dedupe_tags
+from .content import Problem, dedupe_tags
 from .errors import quoted
 from .social import graphemes
 
@@ -244,6 +244,25 @@ def markdown_body(text: str) -> str:
     while lines and not lines[0].strip():
         lines.pop(0)
     return "\n".join(lines).rstrip()
+
+
+def body_pictures(where: str, doc: Document) -> list[Problem]:
+    """A warning for each picture written into the body (`![alt](url)`): neither part of the newsletter shows one
+    (the body keeps text and links), so it would vanish without a word."""
+    if "![" not in doc.body:
+        return []
+    from markdown_it import MarkdownIt
+
+    first = doc.first_line + len(doc.source_lines) + 1  # the body's first line in the file, after the closing ---
+    found = []
+    for block in MarkdownIt("commonmark").parse(doc.body):
+        for child in block.children or ():
+            if child.type == "image":
+                line = first + (block.map[0] if block.map else 0)
+                source = quoted(str(child.attrs.get("src", "")))
+                found.append(Problem(where, "body", f"has a picture ({source}), which the newsletter does not show: "
+                                     "use the image field (with image_alt) for the item's picture", line, warning=True))
+    return found
 
 
 # --- typed readers: each returns a Python value or raises Invalid with the field and its line -------

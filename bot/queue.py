@@ -209,6 +209,8 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         warnings.append(Problem(where, "summary", f"is {long:,} characters long: the newsletter's blurb will be long "
                                 f"(the posts are shortened anyway); one to three sentences, at most {SUMMARY_LONG}, "
                                 "read best", doc.key_lines["summary"], warning=True))
+    if warnings is not None:
+        warnings.extend(fm.body_pictures(where, doc))
     if problems:
         return None, problems
 

@@ -145,7 +145,9 @@ def render_sources(
         source = markup_env.get_template("email/newsletter.mjml.j2").render(context)
         text = text_env.get_template("email/newsletter.txt.j2").render(context)
     except TemplateError as exc:
-        raise RenderError(f"newsletter template: {exc}") from exc
+        # A syntax error knows its file and line: said, so that whoever edited the template finds the place.
+        where = ":".join(str(p) for p in (getattr(exc, "filename", None), getattr(exc, "lineno", None)) if p)
+        raise RenderError(f"newsletter template{' ' + where if where else ''}: {exc}") from exc
     return source, text, context
 
 

@@ -25,6 +25,7 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
     channels = Channels(settings)
     tz = settings.timezone
     with Ledger.open(settings.state_dir) as ledger:
+        loaded.warnings.extend(queue.changed_since_sent(loaded, ledger))  # counted as `bot validate` counts them
         gate = Gate.read(ledger, settings)
         recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
         upcoming = _upcoming(loaded.items, recorded, channels, gate, settings, now)
@@ -225,7 +226,8 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     if report.stopped:
         lines.append("stopped before the end; the rest goes out on the next run")
     if report.invalid and not (quiet and not lines):
-        lines.append(f"{counted(len(report.invalid), 'invalid item')} not sent (see bot validate):")
+        files = len({p.path for p in report.invalid})
+        lines.append(f"{counted(files, 'invalid item')} not sent (see bot validate):")
         lines += [f"  {p}" for p in report.invalid[:LIST_AT_MOST]]
     if not lines and not quiet:
         lines.append("nothing was due")
@@ -284,8 +286,8 @@ def print_status(data: dict[str, Any]) -> None:
         out += [f"  {line}" for line in data["invalid"][:LIST_AT_MOST]]
     if data.get("warnings"):
         count = len(data["warnings"])
-        out.append(f"\n{count} warning{'' if count == 1 else 's'} about the queue: worth a look, nothing is held "
-                   "back by them (see bot validate)")
+        out.append(f"\n{counted(count, 'warning')} about the queue: worth a look, though "
+                   f"{'it holds' if count == 1 else 'they hold'} nothing back (see bot validate)")
         out += [f"  {line}" for line in data["warnings"][:LIST_AT_MOST]]
     click.echo("\n".join(out))
 

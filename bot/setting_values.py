@@ -67,6 +67,20 @@ def _optional_path(raw: str) -> Path | None:
     return Path(raw.strip()) if raw.strip() else None
 
 
+def _templates_folder(raw: str) -> Path | None:
+    """A folder of one's own newsletter templates: it must hold email/newsletter.mjml.j2 or email/newsletter.txt.j2
+    (the other comes from Herald), or the built-in look would go out without a word."""
+    folder = _optional_path(raw)
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        raise ValueError(f"{quoted(raw.strip())} is not a folder (relative to {Path.cwd()})")
+    if not any((folder / "email" / name).is_file() for name in ("newsletter.mjml.j2", "newsletter.txt.j2")):
+        raise ValueError(f"{quoted(raw.strip())} holds no email/newsletter.mjml.j2 or email/newsletter.txt.j2: copy "
+                         "them from Herald's templates/email/ and edit them there")
+    return folder
+
+
 def _zone(raw: str) -> ZoneInfo:
     try:
         return ZoneInfo(raw.strip())

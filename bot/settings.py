@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
+from .errors import ConfigError, quoted
 from .setting_values import (
     Secret,
     Slot,
@@ -22,7 +22,6 @@ from .setting_values import (
     _language,
     _one_of,
     _optional_address,
-    _optional_path,
     _password_hash,
     _path,
     _port,
@@ -30,6 +29,7 @@ from .setting_values import (
     _rate,
     _secret,
     _switch,
+    _templates_folder,
     _text,
     _zone,
     parse_clock,
@@ -57,7 +57,7 @@ class Spec:
 SPECS: dict[str, Spec] = {
     "BOT_STATE_DIR": Spec("state_dir", _path, "var"),
     "BOT_QUEUE_DIR": Spec("queue_dir", _path, "content_queue"),
-    "BOT_TEMPLATES_DIR": Spec("templates_dir", _optional_path, ""),
+    "BOT_TEMPLATES_DIR": Spec("templates_dir", _templates_folder, ""),
     "BOT_TIMEZONE": Spec("timezone", _zone, "UTC"),
     "BOT_NEWSLETTER_SCHEDULE": Spec("newsletter_schedule", parse_schedule, "fri 10:00"),
     "BOT_DEFAULT_POST_TIME": Spec("default_post_time", parse_clock, "09:00"),
@@ -230,6 +230,7 @@ def load_settings(
 
     if env_file is not None and env_file.is_file():
         try:
+            _check_env_lines(env_file)
             file_values = dotenv_values(env_file)
         except UnicodeDecodeError:
             raise ConfigError(f"{env_file}: not UTF-8 text") from None
@@ -260,6 +261,26 @@ def load_settings(
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable
         check_secret(settings)
     return settings
+
+
+def _check_env_lines(env_file: Path) -> None:
+    """Refuse what python-dotenv would drop or cut without a word: a line it cannot read (it skips it, and the
+    setting silently falls back to its default), and an unquoted value with ` #` in it (the rest is read as a
+    comment: `BOT_ORG_ADDRESS=Rue #1, Geneva` would put `Rue` in every newsletter's footer)."""
+    from dotenv.parser import parse_stream
+
+    with env_file.open(encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            where = f"{env_file}:{binding.original.line}"
+            if binding.error:
+                raise ConfigError(f"{where}: this line is not NAME=value (a quote opened and never closed?): "
+                                  "put each setting on one line, its value in double quotes if it holds a #")
+            line = binding.original.string.strip()
+            written = line.split("=", 1)[1].strip() if "=" in line else ""
+            if binding.key and written[:1] not in ("'", '"') and " #" in written:
+                raise ConfigError(f"{where}: {binding.key}: ' #' starts a comment in a settings file, which cuts the "
+                                  f"value to {quoted(binding.value or '')}: put the whole value in double quotes, "
+                                  "or a comment on a line of its own")
 
 
 SECRET_MIN_LENGTH = 32
@@ -338,8 +359,18 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             shown = str(int(value)) if value.is_integer() else str(value)
         else:  # as it would be written in .env: nothing for a value that is not set
             shown = "" if value is None else str(value)
-        rows.append((name, shown, settings.sources.get(name, "default")))
+        source = settings.sources.get(name, "default")
+        if source == "default" and not spec.secret:
+            shown = spec.default  # as documented (24h), not as read back (1d)
+        if not shown and name in _STAND_INS:
+            source += f"; empty, so {getattr(settings, _STAND_INS[name])} is used"
+        rows.append((name, shown, source))
     return rows
+
+
+# Settings whose empty value means a value worked out when used, which `bot config` shows beside it.
+_STAND_INS = {"BOT_PUBLIC_URL": "effective_public_url", "MAIL_FROM": "effective_mail_from",
+              "BOT_NEWSLETTER_NAME": "title"}
 
 
 def require_queue_dir(settings: Settings) -> Path:

@@ -98,7 +98,9 @@ _URL = re.compile(r"\b(?:https?|mailto):[^\s<>\"']+")
 
 def findings(text: str) -> list[Finding]:
     """Every Python value shown in `text`, once per place (under the first rule that found it). Web addresses are
-    left out (`?draft=True` is the address of a page, not a value shown)."""
+    left out (`?draft=True` is the address of a page, not a value shown). Line ends are made one kind first: an
+    email's text part ends its lines with CRLF, and a rule that ends at a line must see that end."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     masked = _URL.sub(lambda url: "u" * len(url.group()), text)
     found: list[Finding] = []
     taken: list[tuple[int, int]] = []

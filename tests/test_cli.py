@@ -42,7 +42,7 @@ def test_validate_lists_each_problem_on_one_line_and_exits_1(tmp_path: Path) -> 
     assert any(line.endswith("summary: YAML cut the value before '#RenewIESOGI', reading the rest as a comment: "
                              "put the whole value in quotes") for line in lines)
     assert "Traceback" not in result.output
-    assert summary == f"5 item files in {queue_dir}, 1 valid, 4 problems, 0 warnings."
+    assert summary == f"5 item files in {queue_dir}, 1 valid, 4 invalid, 4 problems, 0 warnings."
 
 
 LONG_SUMMARY = "The Council met again. " * 30  # 690 characters: a long blurb, said but not refused
@@ -67,7 +67,7 @@ def test_validate_reports_problems_and_warnings_on_stdout_by_file_and_line(tmp_p
         [str(queue_dir), "files"], [f"{queue_dir}/a.md:4", "summary"], [f"{queue_dir}/b.md:4", "summary"],
         [f"{queue_dir}/b.md:5", "colour"]]
     assert [": warning: " in line for line in lines] == [True, True, True, False]
-    assert summary == f"2 item files in {queue_dir}, 1 valid, 1 problem, 3 warnings."
+    assert summary == f"2 item files in {queue_dir}, 1 valid, 1 invalid, 1 problem, 3 warnings."
 
 
 def test_validate_exits_0_when_there_are_only_warnings(tmp_path: Path) -> None:
@@ -97,6 +97,10 @@ def test_an_env_file_named_on_the_command_line_must_exist(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)  # no .env here: the defaults, as before
     plain = CliRunner().invoke(cli, ["config"], env=BASE)
     assert plain.exit_code == 0 and "BOT_TIMEZONE=Europe/Zurich  # environment" in plain.stdout
+    for given, said in ((str(tmp_path), f"--env-file {tmp_path}: is a folder, not a settings file"),
+                        ("", "--env-file names no file: give the path of a settings file, or leave the option out")):
+        refused = CliRunner().invoke(cli, ["--env-file", given, "config"], env=BASE)
+        assert (refused.exit_code, refused.stderr) == (3, f"error: {said}\n")
 
 
 def test_a_bad_setting_is_one_line_and_exit_3(tmp_path: Path) -> None:
@@ -197,7 +201,31 @@ def test_status_counts_problems_and_warnings_as_validate_does(tmp_path: Path) ->
     text = run(["status", "--now", "2019-07-12 08:00"], env).stdout
     assert "\n  1 problem in the queue: the items concerned will not go out until fixed (see bot validate)\n" in text
     assert "\n1 problem in the queue: those items are never sent until fixed (see bot validate)\n" in text
-    assert "\n3 warnings about the queue: worth a look, nothing is held back by them (see bot validate)\n" in text
+    assert "\n3 warnings about the queue: worth a look, though they hold nothing back (see bot validate)\n" in text
     data = json.loads(run(["status", "--json", "--now", "2019-07-12 08:00"], env).stdout)
     assert len(data["invalid"]) == 1 and len(data["warnings"]) == 3
     assert data["warnings"][0].startswith(f"{queue_dir}: files: warning: not items, so skipped: notes.txt")
+
+
+def test_demo_refuses_a_missing_subscribers_file_and_an_end_before_its_start(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path / "var")}
+    named = run(["demo", "--subscribers", str(tmp_path / "nope.csv")], env)
+    assert (named.exit_code, named.stderr) == (3, f"error: --subscribers {tmp_path / 'nope.csv'}: there is no such "
+                                                  "file\n")
+    backwards = run(["demo", "--from", "2030-01-01"], env)
+    assert backwards.exit_code == 2 and "--until 2019-07-29 09:00 is not after the start" in backwards.stderr
+    assert not (tmp_path / "var" / "outbox").exists()
+    monkeypatch.chdir(tmp_path)  # the default file is not here: said, not silently sent to nobody
+    elsewhere = run(["demo", "--until", "2019-03-16"], env)
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert elsewhere.stdout.startswith("no demo-subscribers.csv here: the editions go to the subscribers already")
+
+
+def test_a_bad_time_names_the_option_it_came_from(tmp_path: Path) -> None:
+    env = {"BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path)}
+    for args, option in ((["requeue", "2019-07-12-iesogi-mandate-renewed", "--at", "yesterday"], "--at"),
+                         (["demo", "--from", "soon"], "--from"), (["demo", "--until", "later"], "--until"),
+                         (["status", "--now", "noon"], "--now")):
+        result = run(args, env)
+        assert result.exit_code == 3 and result.stderr.startswith(f"error: {option}: '"), (args, result.stderr)

@@ -43,3 +43,12 @@ def test_previous_and_next_slot() -> None:
     now = datetime(2019, 7, 12, 8, 0, tzinfo=ZURICH)
     assert previous_slot(daily, ZURICH, now) == now
     assert next_slot(daily, ZURICH, now) == datetime(2019, 7, 13, 8, 0, tzinfo=ZURICH)
+
+
+def test_a_duration_reads_as_people_say_it() -> None:
+    from datetime import timedelta
+
+    from bot.clock import human_duration
+
+    assert [human_duration(timedelta(seconds=s)) for s in (30, 60, 720, 3600, 86400, 86400 + 1200, 3 * 86400)] == [
+        "30 seconds", "1 minute", "12 minutes", "1 hour", "24 hours", "24 hours 20 minutes", "3 days"]

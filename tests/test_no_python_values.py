@@ -59,6 +59,8 @@ MAX_QUERIES = 12  # at most this many query strings per path (the calendar's wee
 # --- the detector ------------------------------------------------------------------------------------------------
 
 SHOWN_PYTHON = [
+    "Link: None\r\n",  # an email's text part ends its lines with CRLF
+    "retry after: None\r\nnext line",
     "<built-in method items of dict object at 0x7f3a2c1b9e40> updates",  # the archive page, once
     "<bound method Item.summary of Item(id='x')>",
     "<function render at 0x7f00>",

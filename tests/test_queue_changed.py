@@ -95,6 +95,11 @@ def test_bot_validate_warns_of_an_edit_after_the_newsletter_and_posts_took_it(se
     assert result.exit_code == 0, result.output  # a warning, not a problem
     assert f"{path}: file: warning: changed since it went out on x on 12 July 2019 10:00 and in the newsletter of " \
            f"12 July 2019 10:00: {AGAIN}" in result.stdout
+    # bot status and bot preview count it as bot validate does
+    status = CliRunner().invoke(cli, ["--env-file", "/dev/null", "status", "--now", "2019-07-12 11:00"], env=env)
+    assert "1 warning about the queue" in status.stdout, status.output
+    preview = CliRunner().invoke(cli, ["--env-file", "/dev/null", "preview", "--now", "2019-07-12 11:00"], env=env)
+    assert "0 problems, 1 warning in the queue (see bot validate)." in preview.stderr, preview.output
 
 
 def test_bot_validate_makes_no_state_folder(queue_dir: Path, tmp_path: Path) -> None:

@@ -46,7 +46,16 @@ def test_a_relative_queue_folder_says_where_it_was_looked_for(make_settings: Cal
 
 COMMANDS = [["validate"], ["preview"], ["status"], ["calendar"], ["demo"], ["run", "--once"], ["newsletter", "send"],
             ["run"], ["new", "--title", "A vote"], ["approve", "2019-07-12-vote"], ["hold", "2019-07-12-vote"],
-            ["media", "add", __file__]]
+            ["media", "add", __file__], ["release", "2019-07-12-vote"], ["dismiss", "2019-07-12-vote"]]
+
+
+def test_doctor_lists_the_missing_queue_folder_first_and_asks_for_a_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "content_queue"
+    env = dict(BASE, BOT_STATE_DIR=str(tmp_path / "var"), BOT_QUEUE_DIR=str(missing))
+    result = CliRunner().invoke(cli, ["--env-file", "/dev/null", "doctor"], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[0].split()[:3] == ["FIX", "queue", "(folder)"]
+    assert f"the queue folder {missing} does not exist" in result.stdout.splitlines()[0]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

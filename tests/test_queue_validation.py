@@ -209,3 +209,14 @@ def test_a_quoted_tag_with_its_hash_is_the_tag(settings: Settings, queue_dir: Pa
     loaded = queue.load(settings)
     assert loaded.problems == []
     assert loaded.items[0].hashtags == ("HRC61", "LGBTI")
+
+
+def test_a_picture_in_the_body_is_a_warning_pointing_at_its_line(settings: Settings, queue_dir: Path) -> None:
+    """Neither part of the newsletter shows a body's picture: said at validation, not lost without a word."""
+    copy_fixture("warning/body_picture.md", queue_dir)
+    result = queue.load(settings)
+    assert [i.id for i in result.items] == ["body_picture"] and result.problems == []
+    assert [str(w) for w in result.warnings] == [
+        f"{queue_dir / 'body_picture.md'}:8: body: warning: has a picture "
+        "('https://news.example.org/2019/07/defenders.jpg'), which the newsletter does not show: use the image field "
+        "(with image_alt) for the item's picture"]

@@ -168,6 +168,22 @@ def test_a_broken_custom_template_is_a_render_error(make_settings, tmp_path: Pat
     settings = make_settings(BOT_TEMPLATES_DIR=str(tmp_path / "templates"))
     with pytest.raises(RenderError, match="no_such_name"):
         render.render_newsletter([entry()], settings, edition_date=date(2019, 7, 12), unsubscribe_url="u")
+    # A syntax error says which file and line to look at.
+    (custom / "newsletter.mjml.j2").write_text("<mjml>\n<mj-body>\n{% if %}</mj-body></mjml>")
+    with pytest.raises(RenderError) as raised:
+        render.render_newsletter([entry()], settings, edition_date=date(2019, 7, 12), unsubscribe_url="u")
+    assert str(raised.value).startswith(f"newsletter template {custom / 'newsletter.mjml.j2'}:3: ")
+
+
+def test_a_templates_folder_that_is_not_there_or_holds_no_template_is_a_setting_error(make_settings,
+                                                                                     tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"BOT_TEMPLATES_DIR: '.*nonexistent' is not a folder"):
+        make_settings(BOT_TEMPLATES_DIR=str(tmp_path / "nonexistent"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"holds no email/newsletter\.mjml\.j2 or email/newsletter\.txt\.j2"):
+        make_settings(BOT_TEMPLATES_DIR=str(tmp_path / "empty"))
 
 
 def july_html(settings: Settings) -> str:

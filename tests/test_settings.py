@@ -170,3 +170,23 @@ def test_a_value_in_a_message_is_shown_as_typed_not_as_python_writes_it() -> Non
         load_settings(environ={"BOT_NEWSLETTER_SCHEDULE": "fri 10:00, Friday's 10:00"}, env_file=None)
     assert "'Friday's' is not a weekday" in str(raised.value)
     assert quoted("a\tb\u200bc") == "'a\\tb\\u200bc'"
+
+
+def test_a_settings_file_line_that_would_be_cut_or_dropped_is_refused(tmp_path: Path) -> None:
+    """python-dotenv reads `Rue #1` as `Rue` and skips a line it cannot read: either would change what goes out
+    without a word (every footer's postal address; the organisation's name back to its default)."""
+    cases = {
+        "BOT_ORG_ADDRESS=Rue #1, Geneva\n": ":1: BOT_ORG_ADDRESS: ' #' starts a comment in a settings file, which "
+                                            "cuts the value to 'Rue': put the whole value in double quotes",
+        "BOT_TIMEZONE=UTC\nBOT_ORG_NAME=\"Amnesty Geneva\n": ":2: this line is not NAME=value",
+    }
+    for text, said in cases.items():
+        path = tmp_path / "bad.env"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as raised:
+            load_settings(environ={}, env_file=path)
+        assert str(raised.value).startswith(f"{path}{said}"), str(raised.value)
+    good = tmp_path / "good.env"
+    good.write_text('# a comment\nBOT_ORG_ADDRESS="Rue #1, Geneva"\nexport BOT_TIMEZONE=Europe/Zurich\n\n')
+    settings = load_settings(environ={}, env_file=good)
+    assert settings.org_address == "Rue #1, Geneva" and settings.timezone.key == "Europe/Zurich"

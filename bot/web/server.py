@@ -44,7 +44,7 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
 
             stack.enter_context(state_lock(settings))
             scheduler = threading.Thread(target=run_forever, name="herald-scheduler", daemon=True,
-                                         args=(settings, lambda r: print_run(r, settings, quiet=True)),
+                                         args=(settings, lambda r: print_run(r, settings, quiet=True, stamp=True)),
                                          kwargs={"stopping": stopping})
             scheduler.start()
 
