@@ -1,17 +1,19 @@
-"""The newsletter's plain-text part, for render: a Markdown body as text to read, every line wrapped at 72 columns.
+"""The newsletter's plain-text part, for render: a Markdown body as text to read, every line wrapped at 72 columns."""
 
-Lines break only at spaces, so a URL or an address is never cut: one longer than the line stands alone on its own.
-"""
+# Lines break at spaces, and between the characters of scripts written without them (Chinese, Japanese, Thai...), but
+# never inside a URL or an address: one longer than the line stands alone on its own. Code stays as written.
 
 from __future__ import annotations
 
 import html
 import re
-import textwrap
+import unicodedata
 from collections.abc import Iterator
+from itertools import pairwise
 from urllib.parse import unquote
 
 import nh3
+import regex
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
@@ -29,6 +31,25 @@ MARKDOWN = MarkdownIt("commonmark", {"html": True})
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")
 # An inline piece: text, raw HTML (stripped once the run is whole) or a hard line break (None).
 Piece = tuple[str, bool] | None
+# The spaces a line breaks at: ASCII only, so a no-break space (French « », 10 km) holds; never at a hyphen, so a
+# URL or an address with one stays whole.
+_SPACE_RUN = re.compile(r"( +)")
+_ASCII_SPACES = str.maketrans("\t\n\x0b\x0c\r", "     ")
+# Chinese and Japanese: a line may break between any two characters, as their readers expect.
+_IDEOGRAPHIC = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}\u3000-\u303f\uff00-\uffef]")
+# And these too, but only inside a run longer than a line: without a dictionary their words are not known.
+_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}\u3000-\u303f\uff00-\uffef"
+                          r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]")
+# No line starts with closing punctuation or a small kana, nor ends with opening punctuation or a Thai or Lao vowel
+# written before its consonant.
+_NO_START = frozenset("、。，．・：；？！‐ー～ゝゞ々〻）］｝〕〉》」』】〙〗〟’”｠»…‥"
+                      "ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ)]}.,;:!?%ๆฯ")
+_NO_END = frozenset("（［｛〔〈《「『【〘〖〝‘“｟«([{เแโใไເແໂໃໄ")
+# A URL (up to a space or CJK punctuation, which no URL written in text holds) or an address: never broken. A
+# generous match (an address's name takes the ideographs before it) only costs a break.
+_UNBREAKABLE = regex.compile(r"(?i:[a-z][a-z0-9+.-]*://|mailto:|www\.)[^\s\u3000-\u303f\uff00-\uffef]+"
+                             r"|[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+_CLUSTER = regex.compile(r"\X")  # what a reader sees as one character: a Thai tone mark stays on its letter
 
 
 def wrap(text: str, width: int = WIDTH) -> str:
@@ -40,11 +61,58 @@ def wrap(text: str, width: int = WIDTH) -> str:
     return "\n".join(lines)
 
 
+def columns(text: str) -> int:
+    """How many columns `text` takes in a fixed-width font: a Chinese character two, a combining mark none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.category(c) in ("Mn", "Me", "Cf") else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in text)
+
+
 def _wrapped(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
-    # break_on_hyphens=False: a URL or address with a hyphen stays whole; textwrap's spaces are ASCII only, so a
-    # no-break space (French « », 10 km) holds too.
-    return textwrap.wrap(text, width=max(width, len(first) + NARROWEST), initial_indent=first,
-                         subsequent_indent=rest, break_long_words=False, break_on_hyphens=False)
+    """textwrap's greedy filling, in columns, with the breaks above: its lines are the same for spaced text."""
+    width = max(width, columns(first) + NARROWEST)
+    chunks = [piece for part in _SPACE_RUN.split(text.expandtabs().translate(_ASCII_SPACES)) if part
+              for piece in ([part] if part[0] == " " else _split(part, _breaks(part, _IDEOGRAPHIC)))]
+    chunks.reverse()
+    lines: list[str] = []
+    while chunks:
+        indent = rest if lines else first
+        room = width - columns(indent)
+        if lines and not chunks[-1].strip():  # no line starts with the space it broke at
+            chunks.pop()
+        line: list[str] = []
+        used = 0
+        while chunks and used + columns(chunks[-1]) <= room:
+            used += columns(chunks[-1])
+            line.append(chunks.pop())
+        if chunks and columns(chunks[-1]) > room:  # longer than a line: cut where it may be, else whole and alone
+            fits = [p for p in _breaks(chunks[-1], _UNSPACED) if columns(chunks[-1][:p]) <= room - used]
+            if fits:
+                line.append(chunks[-1][:fits[-1]])
+                chunks[-1] = chunks[-1][fits[-1]:]
+            elif not line:
+                line.append(chunks.pop())
+        if line and not line[-1].strip():
+            line.pop()
+        if line:
+            lines.append(indent + "".join(line))
+    return lines
+
+
+def _breaks(word: str, scripts: regex.Pattern[str]) -> list[int]:
+    """Where `word` (no spaces) may break: next to a character of `scripts`, outside any URL or address."""
+    if not scripts.search(word):
+        return []
+    inside = {p for found in _UNBREAKABLE.finditer(word) for p in range(found.start() + 1, found.end())}
+    clusters = list(_CLUSTER.finditer(word))
+    return [after.start() for before, after in pairwise(clusters)
+            if after.start() not in inside and after.group()[0] not in _NO_START
+            and before.group()[-1] not in _NO_END and (scripts.match(before.group()) or scripts.match(after.group()))]
+
+
+def _split(word: str, breaks: list[int]) -> list[str]:
+    return [word[start:end] for start, end in zip([0, *breaks], [*breaks, len(word)], strict=True)]
 
 
 def markdown_text(markdown: str, width: int = WIDTH) -> str:
@@ -71,19 +139,13 @@ def _block(node: SyntaxTreeNode, width: int) -> list[str]:
         return _list(node, width)
     if kind == "blockquote":
         return [f"> {line}" if line else ">" for line in _blocks(node.children, width - 2)]
-    if kind in ("fence", "code_block"):  # kept as written, set off by an indent; a long line wraps at its spaces
-        code = node.content.rstrip("\n").expandtabs(4).splitlines()
-        return [out for line in code for out in (_code_line(line, width) or [""])]
+    if kind in ("fence", "code_block"):  # kept as written, line by line, set off by an indent: never wrapped
+        return [(CODE_INDENT + line).rstrip() for line in node.content.rstrip("\n").expandtabs(4).splitlines()]
     if kind == "html_block":
         return _raw_html(node.content, width)
     if kind == "hr":
         return [RULE]
     return _blocks(node.children, width)  # nothing else in CommonMark; whatever a plugin adds, its text
-
-
-def _code_line(line: str, width: int) -> list[str]:
-    indent = CODE_INDENT + line[: len(line) - len(line.lstrip(" "))]
-    return _wrapped(line.strip(), width, indent, indent)
 
 
 def _list(node: SyntaxTreeNode, width: int) -> list[str]:

@@ -10,8 +10,15 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask, current_app
+
+from ..channels import Channels
+from ..clock import human_duration
+from ..dispatch import send_notice
+from ..plaintext import wrap
+from ..settings import Settings
 
 log = logging.getLogger("herald")
 Job = Callable[[], None]
@@ -96,3 +103,27 @@ def drain_all() -> None:
         live = list(_live)
     for notices in live:
         notices.drain()
+
+
+def confirmation_text(config: Settings, link: str) -> str:
+    """The confirmation email, wrapped at 72 columns like the newsletter's text part (the link whole, alone)."""
+    return wrap(f"Someone, probably you, asked to receive {config.title} at this address.\n\n"
+                f"To confirm, open this link within {human_duration(config.confirm_max_age)} and press Confirm:\n\n"
+                f"{link}\n\n"
+                "If you did not ask for it, ignore this message: you will not be subscribed.\n\n"
+                f"-- {config.org_name}\n{config.org_address}") + "\n"
+
+
+def send_confirmation(config: Settings, email: str, link: str, now: datetime) -> None:
+    """Mail the link to `email`, dated in BOT_TIMEZONE as the newsletter is; a failure is logged, never raised."""
+    channels = Channels(config)
+    try:
+        why_not = send_notice(config, channels.get("email"), "confirm", email,
+                              f"Confirm your subscription to {config.title}", confirmation_text(config, link),
+                              now.astimezone(config.timezone))
+    except Exception as exc:  # opening the channel failed: the visitor sees the same page either way
+        why_not = config.redact(str(exc))
+    finally:
+        channels.close()
+    if why_not:
+        log.error("confirmation link not sent: %s", why_not)

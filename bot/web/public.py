@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-from datetime import UTC, datetime
+import sys
+from datetime import UTC, date, datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from markupsafe import Markup, escape
 
 from .. import mail, subscribers
-from ..channels import Channels
-from ..dispatch import send_notice
-from ..ledger import Ledger
+from ..clock import human_duration
+from ..ledger import Edition, Ledger
 from ..render import day_label
 from ..settings import Settings
 from . import ARCHIVE_CSP, ledger, notices, rate_limited, settings
 
-log = logging.getLogger("herald")
 blueprint = Blueprint("public", __name__)
 
 
@@ -75,25 +74,7 @@ def _ask(config: Settings, key: bytes, email: str, name: str) -> None:
             return
         token = subscribers.make_confirm_token(key, email, name)
         subscribers.link_sent(store, email, token, now, config.confirm_max_age)
-    _send_confirmation(config, email, f"{config.effective_public_url}/confirm/{token}")
-
-
-def _send_confirmation(config: Settings, email: str, link: str) -> None:
-    days = int(config.confirm_max_age.total_seconds() // 86400)
-    text = (f"Someone, probably you, asked to receive {config.title} at this address.\n\n"
-            f"To confirm, open this link{f' within {days} days' if days else ''} and press Confirm:\n\n{link}\n\n"
-            "If you did not ask for it, ignore this message: you will not be subscribed.\n\n"
-            f"-- {config.org_name}\n{config.org_address}\n")
-    channels = Channels(config)
-    try:
-        why_not = send_notice(config, channels.get("email"), "confirm", email,
-                              f"Confirm your subscription to {config.title}", text, _now())
-    except Exception as exc:  # opening the channel failed: the visitor sees the same page either way
-        why_not = config.redact(str(exc))
-    finally:
-        channels.close()
-    if why_not:
-        log.error("confirmation link not sent: %s", why_not)
+    notices.send_confirmation(config, email, f"{config.effective_public_url}/confirm/{token}", now)
 
 
 rate_limited("public.subscribe", "10 per hour")  # per client
@@ -101,12 +82,19 @@ rate_limited("public.subscribe", "3 per day", _address_key)  # per address, from
 
 
 def _confirmation(token: str) -> tuple[str, str]:
-    """(email, name) of a well-signed, unexpired confirmation link; the plain 404 otherwise."""
-    found = subscribers.read_confirm_token(current_app.config["HERALD_KEY"], token,
-                                           int(settings().confirm_max_age.total_seconds()))
-    if found is None:
+    """(email, name) of a well-signed, unexpired confirmation link; 410 for one only too old (its signature says
+    Herald made it: nothing secret to hide), the plain 404 for anything else."""
+    key, max_age = current_app.config["HERALD_KEY"], settings().confirm_max_age
+    found = subscribers.read_confirm_token(key, token, int(max_age.total_seconds()))
+    if found is not None:
+        return found
+    if subscribers.read_confirm_token(key, token, sys.maxsize) is None:  # the signature alone, whatever its age
         abort(404)
-    return found
+    abort(make_response(render_template("message.html.j2", heading="This link has expired", lines=[
+        f"Confirmation links work for {human_duration(max_age)} after they are mailed, and this one is older. "
+        "Nothing was changed.",
+        Markup('To receive the newsletter, <a href="/subscribe">ask again</a>: a new link will be mailed.'),
+    ]), 410))
 
 
 def _spent() -> tuple[str, int]:
@@ -173,12 +161,17 @@ def unsubscribe_help() -> str:
     ])
 
 
+def _day(edition: Edition, zone: ZoneInfo) -> date:
+    """The edition's day where the newsletter is made, as its masthead says it."""
+    return datetime.fromisoformat(edition.slot or edition.created_at).astimezone(zone).date()
+
+
 @blueprint.get("/archive")
 def archive() -> str:
-    store = ledger()
+    store, zone = ledger(), settings().timezone
     editions = [store.edition(edition_id) for edition_id in reversed(store.editions())]
-    rows = [{"id": e.id, "subject": e.subject, "date": (e.slot or e.created_at)[:10], "count": len(e.item_ids)}
-            for e in editions if e.recipients or e.slot]
+    rows = [{"id": e.id, "subject": e.subject, "day": day_label(_day(e, zone)), "iso": _day(e, zone).isoformat(),
+             "count": len(e.item_ids)} for e in editions if e.recipients or e.slot]
     return render_template("archive.html.j2", editions=rows)
 
 
@@ -189,11 +182,12 @@ def archived(edition_id: int) -> tuple[str, int, dict[str, str]]:
     except KeyError:
         abort(404)
     config = settings()
-    # No subscriber's token in the public copy: its unsubscribe link explains where the real one is.
-    html = edition.html.replace(mail.unsubscribe_url(config.effective_public_url, mail.TOKEN_PLACEHOLDER),
-                                f"{config.effective_public_url}/unsubscribe")
-    day = datetime.fromisoformat(edition.slot or edition.created_at).astimezone(config.timezone).date()
-    page = as_web_page(html, f"{config.effective_public_url}/archive/{edition_id}", f"{config.title}, {day_label(day)}")
+    # No subscriber's token in the public copy: an unsubscribe link the note below does not replace (a template of
+    # one's own) leads to the page that explains where the real one is.
+    help_url = f"{config.effective_public_url}/unsubscribe"
+    html = edition.html.replace(mail.unsubscribe_url(config.effective_public_url, mail.TOKEN_PLACEHOLDER), help_url)
+    page = as_web_page(html, f"{config.effective_public_url}/archive/{edition_id}",
+                       f"{config.title}, {day_label(_day(edition, config.timezone))}", help_url)
     return page, 200, {"Content-Security-Policy": ARCHIVE_CSP}
 
 
@@ -204,13 +198,25 @@ _BODY = re.compile(r"<body\b[^>]*>")
 # For an edition whose template has no masthead: a heading of its own, in colours that read on any page.
 _HEADING = ('<h1 style="margin:0 auto;max-width:552px;padding:16px 24px;background:#ffffff;color:#1f2933;'
             "font:700 20px/28px -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif\">{}</h1>")
+# The template's "view in browser" band, gone from the page it leads to (with the Outlook-only table around it),
+# and its sentence to subscribers, which a visitor reads instead as where to subscribe and the other editions.
+VIEW_ONLINE, SUBSCRIBER_NOTE = "herald-view-online", "herald-subscriber-note"
+_OUTLOOK_END = "<!--[if mso | IE]></td></tr></table><![endif]-->"
+_LINK = 'style="color:#0b5cad;text-decoration:underline"'  # underlined: told apart from the words without colour
+VISITOR_NOTE = (f'<a href="/subscribe" {_LINK}>Subscribe</a> to receive the next editions by email, or read '
+                f'<a href="/archive" {_LINK}>all past editions</a>.')
+_ONE_DIV = re.compile(r"\s*(<div\b[^>]*>)((?:(?!</?div\b).)*)(</div>)\s*", re.DOTALL)
 
 
-def as_web_page(email_html: str, address: str, heading: str) -> str:
-    """The email as sent, made the web page at `address`: its link to that very page gone, all of it inside <main>,
-    and an <h1> (the masthead's title and date, looking as in the email). What subscribers received is untouched."""
+def as_web_page(email_html: str, address: str, heading: str, unsubscribe_help: str = "") -> str:
+    """The email as sent, made the web page at `address`: its "view in browser" band gone (or at least its link to
+    that very page), its note to subscribers (or, in a template without the class, the box holding the link to
+    `unsubscribe_help`) telling a visitor how to subscribe, all of it inside <main>, and an <h1> (the masthead's
+    title and date, looking as in the email). What subscribers received is untouched."""
+    page = _without(email_html, VIEW_ONLINE)
     self_link = rf'<a\b[^>]*\bhref="{re.escape(str(escape(address)))}"[^>]*>.*?</a>'
-    page = re.sub(self_link, "", email_html, flags=re.DOTALL)
+    page = re.sub(self_link, "", page, flags=re.DOTALL)
+    page = _for_visitors(page, unsubscribe_help)
     page, found = _MASTHEAD.subn(r'\1<h1 style="margin:0;\2">\3</h1>', page, count=1)
     opening = "<main>" + ("" if found or "<h1" in page else _HEADING.format(escape(heading)))
     body = _BODY.search(page)
@@ -219,3 +225,48 @@ def as_web_page(email_html: str, address: str, heading: str) -> str:
     end = end if end >= start else len(page)
     return page[:start] + opening + page[start:end] + "</main>" + page[end:]
 
+
+def _element(page: str, css_class: str) -> tuple[int, int, int, int] | None:
+    """(start, content start, content end, end) of the first element with `css_class`, or None."""
+    opening = re.search(rf'<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\bclass="(?:[^"]*\s)?{css_class}(?:\s[^"]*)?"[^>]*>', page)
+    if opening is None:
+        return None
+    depth = 0
+    # Comments are skipped: Outlook's conditional ones hold tags of their own.
+    for tag in re.finditer(rf"<!--.*?-->|<(/?){opening.group(1)}\b[^>]*>", page[opening.start():],
+                           re.DOTALL | re.IGNORECASE):
+        if tag.group(1) is not None:
+            depth += -1 if tag.group(1) else 1
+            if depth == 0:
+                return opening.start(), opening.end(), opening.start() + tag.start(), opening.start() + tag.end()
+    return None
+
+
+def _without(page: str, css_class: str) -> str:
+    """`page` without the first element of `css_class`, and mjml's Outlook-only table around it if there is one."""
+    found = _element(page, css_class)
+    if found is None:
+        return page
+    start, _, _, end = found
+    outlook = page.rfind("<!--[if mso", 0, start)
+    if (outlook >= 0 and f'class="{css_class}-outlook"' in page[outlook:start]
+            and page.endswith("<![endif]-->", 0, start) and page.startswith(_OUTLOOK_END, end)):
+        start, end = outlook, end + len(_OUTLOOK_END)
+    return page[:start] + page[end:]
+
+
+def _for_visitors(page: str, unsubscribe_help: str) -> str:
+    """The note to subscribers replaced by VISITOR_NOTE, in the same box and type."""
+    found = _element(page, SUBSCRIBER_NOTE)
+    if found is not None:
+        start, end = found[1], found[2]
+    else:  # a template of one's own without the class: the innermost <div> around the unsubscribe link
+        link = page.find(f'href="{escape(unsubscribe_help)}"') if unsubscribe_help else -1
+        opening = page.rfind("<div", 0, link) if link >= 0 else -1
+        start, end = page.find(">", opening) + 1, page.find("</div>", link)
+        if opening < 0 or end < 0 or re.search(r"</?div\b", page[start:end]):
+            return page
+    box = _ONE_DIV.fullmatch(page, start, end)
+    if box is not None:  # mj-text's <td><div style>: its type kept
+        start, end = box.end(1), box.start(3)
+    return page[:start] + VISITOR_NOTE + page[end:]
