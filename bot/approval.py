@@ -14,7 +14,8 @@ from .content import Item
 from .errors import HeraldError, quoted
 from .ledger import Ledger
 from .ledger import review as book
-from .settings import CHANNELS, Settings
+from .platforms import CHANNELS
+from .settings import Settings
 
 ALL = book.ALL
 

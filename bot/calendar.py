@@ -18,9 +18,10 @@ from .clock import at_local, from_utc_iso, previous_slot, slots_between
 from .content import Item
 from .errors import ConfigError
 from .ledger import Delivery, Edition, Ledger
+from .platforms import PLATFORMS
 from .render import order, subject_for
 from .scheduler import fresh_for_edition
-from .settings import PLATFORMS, Settings
+from .settings import Settings
 
 STATES = ("draft", "waiting", "held", "scheduled", "sent", "failed", "missed", "dismissed")
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")

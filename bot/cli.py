@@ -13,7 +13,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from .errors import ConfigError, HeraldError
+from .errors import ConfigError, HeraldError, quoted
 from .report import counted
 from .settings import Settings, describe, load_settings
 
@@ -112,7 +112,7 @@ def _settings(ctx: click.Context) -> Settings | None:
 @click.version_option(package_name="herald-bot")
 @click.pass_context
 def cli(ctx: click.Context, env_name: str, debug: bool) -> None:
-    """Herald: queue dated news as Markdown; publish it as a newsletter and as posts on X, Mastodon and Bluesky."""
+    """Herald: queue dated news as Markdown; publish it as a newsletter and as posts on social networks."""
     env_file = _env_file(env_name, ctx.get_parameter_source("env_name") is not ParameterSource.DEFAULT)
     ctx.obj = App(load_settings(env_file=env_file), debug)
 
@@ -270,7 +270,7 @@ def demo(ctx: click.Context, start_raw: str | None, until_raw: str | None, csv_p
 
 @cli.command(short_help="Put a missed or failed post back in the schedule.")
 @click.argument("item")
-@click.option("--platform", type=click.Choice(["x", "mastodon", "bluesky"]), help="Only this platform "
+@click.option("--platform", metavar="NAME", help="Only this platform (see bot config: BOT_<NAME>_BACKEND) "
               "[default: every platform where it was missed or failed].")
 @click.option("--at", "at_raw", metavar="T", help="When to post it [default: now].")
 @click.pass_obj
@@ -279,7 +279,11 @@ def requeue(app: App, item: str, platform: str | None, at_raw: str | None) -> No
     from .approval import cli_actor
     from .approval import requeue as put_back
     from .ledger import Ledger
+    from .platforms import PLATFORMS
 
+    if platform is not None and platform not in PLATFORMS:  # the registry is read here, not at every start
+        raise click.BadParameter(f"{quoted(platform)} is not a platform: choose from {', '.join(PLATFORMS)}",
+                                 param_hint="--platform")
     when = app.now(at_raw, "--at")
     with Ledger.open(app.settings.state_dir) as ledger:
         done = put_back(ledger, item, platform, when, cli_actor(), app.now(None))

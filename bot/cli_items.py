@@ -14,7 +14,7 @@ from . import approval, itemfile, queue
 from .errors import HeraldError
 from .ledger import Ledger
 from .ledger import review as book
-from .settings import CHANNELS
+from .platforms import CHANNELS
 
 if TYPE_CHECKING:
     from .cli import App

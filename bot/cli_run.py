@@ -89,8 +89,8 @@ def refuse_future_now(app: App, now_raw: str | None, now: datetime, kinds: tuple
 def run(app: App, once: bool, now_raw: str | None, force: bool) -> None:
     """Post each item at its time and send each edition at its slot; keep running unless --once."""
     from . import report as report_mod
+    from .platforms import CHANNELS
     from .scheduler import run_forever, run_once, state_lock
-    from .settings import CHANNELS
 
     if now_raw and not once:
         raise click.UsageError("--now goes with --once (the simulated clock is `bot demo`)")

@@ -56,7 +56,7 @@ class Item:
     image_credit: str | None = None
     hashtags: tuple[str, ...] = ()
     campaign: Campaign | None = None
-    channels: tuple[str, ...] = ("email", "x", "mastodon", "bluesky")
+    channels: tuple[str, ...] = field(default_factory=lambda: _every_channel())
     social: Mapping[str, str] = field(default_factory=dict)
     body: str = ""
     lang: str | None = None
@@ -86,3 +86,11 @@ def dedupe_tags(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             seen.add(key)
             kept.append(tag)
     return tuple(kept)
+
+
+def _every_channel() -> tuple[str, ...]:
+    """An item's channels when it names none: email and every platform (read when needed: platforms come later in
+    the pipeline than the content model)."""
+    from .platforms import CHANNELS
+
+    return CHANNELS

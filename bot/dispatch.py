@@ -149,8 +149,8 @@ class Dispatcher:
     def _post(self, channel: Channel, delivery: Delivery, item: Item) -> None:
         platform = delivery.channel
         post = social.compose(item, platform, limit=getattr(channel, "limit", None))
-        body = social.payload(post, language=item.lang or self.settings.language,
-                              visibility=self.settings.mastodon_visibility, created_at=self.now())
+        body = social.payload(post, language=item.lang or self.settings.language, created_at=self.now(),
+                              **self.settings.platform_options.get(platform, {}))
         # Stored to the second when first claimed, so the first try and every retry see the same instant.
         first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
         image = media.public_url(self.settings, item.image) if item.image else None

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .channels import KINDS, open_channel
+from .channels import kinds, open_channel
 from .errors import ChannelAuthError, ChannelError, ConfigError, FinalChannelError, TransientChannelError
+from .platforms import REGISTRY
 from .settings import Settings, require_queue_dir
 
-# Where a person fixes each backend's credentials.
+# Where a person fixes each email backend's credentials (each platform says its own: bot.platforms).
 FIXES: dict[tuple[str, str], str] = {
     ("email", "smtp"): "check SMTP_HOST, SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME and SMTP_PASSWORD with your mail "
                        "provider",
     ("email", "mailgun"): "create a key at https://app.mailgun.com/settings/api_security and check MAILGUN_DOMAIN "
                           "and MAILGUN_BASE_URL (EU accounts: https://api.eu.mailgun.net)",
     ("email", "sendgrid"): "create a key with the Mail Send permission at https://app.sendgrid.com/settings/api_keys",
-    ("mastodon", "api"): "create an access token in <instance>/settings/applications with read:accounts "
-                         "read:statuses write:statuses write:media, and check MASTODON_BASE_URL",
-    ("bluesky", "api"): "create an app password at https://bsky.app/settings/app-passwords and check BLUESKY_HANDLE",
-    ("x", "api"): "in https://developer.x.com/en/portal/dashboard give the app Read and write permission, then "
-                  "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)",
 }
+
+
+def _fix(kind: str, backend: str) -> str:
+    platform = REGISTRY.get(kind)
+    return platform.fix if platform is not None and backend == "api" else FIXES.get((kind, backend), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +35,12 @@ class Finding:
 
 def examine(settings: Settings) -> list[Finding]:
     findings = []
-    for kind in KINDS:
+    for kind in kinds():
         backend = settings.backends[kind]
         if backend == "off":
             findings.append(Finding(kind, backend, True, "off: nothing is sent"))
             continue
-        fix = FIXES.get((kind, backend), "")
+        fix = _fix(kind, backend)
         channel = None
         try:
             channel = open_channel(settings, kind)

@@ -22,7 +22,7 @@ import yaml
 from .clock import parse_day
 from .content import Problem, dedupe_tags
 from .errors import quoted
-from .social import graphemes
+from .platforms import graphemes, tag_limit
 
 # Fields are read from nodes as the text typed, so no implicit typing is wanted: the base loaders skip it.
 Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
@@ -375,8 +375,9 @@ def check_tag(tag: str) -> str | None:
         return f"'{tag}' may hold only letters, digits and '_' (no spaces or punctuation)"
     if not _LETTER.search(tag):
         return f"'{tag}' needs at least one letter: networks do not link a tag of digits only"
-    if graphemes(tag) > 64:
-        return f"'{tag}' is longer than 64 characters (Bluesky's limit)"
+    limit = tag_limit()
+    if limit is not None and graphemes(tag) > limit[0]:
+        return f"'{tag}' is longer than {limit[0]} characters ({limit[1]}'s limit)"
     return None
 
 

@@ -26,8 +26,8 @@ import yaml
 from . import frontmatter as fm
 from . import private
 from .errors import HeraldError
+from .platforms import CHANNELS, PLATFORMS
 from .queue import FIELDS, TAG
-from .settings import CHANNELS, PLATFORMS
 
 log = logging.getLogger("herald")
 _SPLIT_TAGS = re.compile(r"[\s,]+")

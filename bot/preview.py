@@ -12,10 +12,11 @@ from typing import Any
 from . import mail, media, private, social
 from .clock import next_slot
 from .content import Item, Problem
+from .platforms import PLATFORMS
 from .queue import Queue
 from .render import day_label, environments, render_newsletter
 from .scheduler import fresh_for_edition
-from .settings import PLATFORMS, Settings
+from .settings import Settings
 
 PREVIEW_TOKEN = "preview-only-token-not-for-use00"  # the length of a real token
 
@@ -52,8 +53,8 @@ def plan(queue: Queue, settings: Settings, now: datetime,
             if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform) \
                     and may_go(item, platform):
                 post = social.compose(item, platform)
-                body = social.payload(post, language=item.lang or settings.language,
-                                      visibility=settings.mastodon_visibility, created_at=item.publish_at)
+                body = social.payload(post, language=item.lang or settings.language, created_at=item.publish_at,
+                                      **settings.platform_options.get(platform, {}))
                 result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
     result.slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
     result.edition_items = fresh_for_edition([i for i in queue.items if "email" in i.channels
@@ -95,6 +96,7 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
     markup_env, _ = environments(str(settings.templates_dir or ""))
     page = markup_env.get_template("preview/index.html.j2").render(
         title=settings.title,
+        colours={name: p.colour for name, p in social.PLATFORMS.items()},
         now=_local(result.now, settings),
         zone=settings.timezone.key,
         posts=[_card(p, settings, out) for p in sorted(result.posts, key=lambda p: (p.item.publish_at, p.item.id))],

@@ -29,9 +29,10 @@ from .errors import quoted
 from .frontmatter import CONTROL, TAG, Invalid, check_tag
 from .ledger import Ledger
 from .ledger import sent as sent_book
-from .settings import CHANNELS, PLATFORMS, Settings, require_queue_dir
-from .social import PLATFORMS as POST_RULES
-from .social import graphemes, override_problems
+from .platforms import CHANNELS, PLATFORMS, graphemes
+from .platforms import REGISTRY as POST_RULES
+from .settings import Settings, require_queue_dir
+from .social import override_problems
 
 __all__ = ["CAMPAIGNS_FILE", "FIELDS", "ID", "TAG", "Queue", "changed_since_sent", "check_tag", "check_url",
            "load", "load_campaigns", "read_item", "require_folder"]

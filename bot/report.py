@@ -13,8 +13,9 @@ from .clock import from_utc_iso, next_slot
 from .content import Item
 from .ledger import Delivery, Ledger
 from .ledger import stale as stale_book
+from .platforms import PLATFORMS
 from .scheduler import edition_items
-from .settings import PLATFORMS, Settings
+from .settings import Settings
 
 LIST_AT_MOST = 50
 COMPOSED_AT_MOST = 100

@@ -25,8 +25,9 @@ from .dispatch import Dispatcher, Progress, RunReport
 from .errors import ConfigError, HeraldError
 from .ledger import Ledger
 from .ledger import stale as stale_book
+from .platforms import PLATFORMS
 from .render import Newsletter, render_newsletter
-from .settings import PLATFORMS, Settings
+from .settings import Settings
 
 log = logging.getLogger("herald")
 WAKE_EVERY = 30  # seconds: a post leaves at most this long after its time

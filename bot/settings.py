@@ -37,20 +37,18 @@ from .setting_values import (
     parse_schedule,
 )
 
-PLATFORMS = ("x", "mastodon", "bluesky")
-CHANNELS = ("email",) + PLATFORMS
 # Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
 OWN_PREFIXES = ("BOT_",)
 EMAIL_BACKENDS = ("outbox", "off", "smtp", "mailgun", "sendgrid")
-SOCIAL_BACKENDS = ("outbox", "off", "api")
 
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    attr: str
+    attr: str  # the field of Settings; for a platform's setting, its key among the platform's options
     parse: Callable[[str], Any]
     default: str
     secret: bool = False
+    platform: str = ""  # the platform whose setting it is (bot.platforms declares them), else ""
 
 
 # The one table of settings: name -> how to parse it, its default. .env.example and the README document each.
@@ -68,13 +66,9 @@ SPECS: dict[str, Spec] = {
     "BOT_ORG_ADDRESS": Spec("org_address", _text, "Rue de l'Exemple 1, 1201 Geneva, Switzerland"),
     "BOT_NEWSLETTER_NAME": Spec("newsletter_name", _text, ""),
     "BOT_PUBLIC_URL": Spec("public_url", _public_url, ""),
-    "BOT_MASTODON_VISIBILITY": Spec("mastodon_visibility", _one_of("public", "unlisted", "private"), "public"),
     "MAIL_FROM": Spec("mail_from", _text, ""),
     "BOT_SECRET": Spec("secret", _secret, "", secret=True),
     "BOT_EMAIL_BACKEND": Spec("email_backend", _one_of(*EMAIL_BACKENDS), "outbox"),
-    "BOT_X_BACKEND": Spec("x_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
-    "BOT_MASTODON_BACKEND": Spec("mastodon_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
-    "BOT_BLUESKY_BACKEND": Spec("bluesky_backend", _one_of(*SOCIAL_BACKENDS), "outbox"),
     "BOT_HTTP_TIMEOUT": Spec("http_timeout", parse_duration, "30s"),
     "BOT_RETRY_BUDGET": Spec("retry_budget", parse_duration, "2m"),
     "BOT_FETCH_ALLOW_PRIVATE": Spec("fetch_allow_private", _switch, "0"),
@@ -91,16 +85,6 @@ SPECS: dict[str, Spec] = {
     "MAILGUN_BASE_URL": Spec("mailgun_base_url", _base_url, "https://api.mailgun.net"),
     "SENDGRID_API_KEY": Spec("sendgrid_api_key", _secret, "", secret=True),
     "SENDGRID_BASE_URL": Spec("sendgrid_base_url", _base_url, "https://api.sendgrid.com"),
-    "MASTODON_BASE_URL": Spec("mastodon_base_url", _public_url, ""),
-    "MASTODON_ACCESS_TOKEN": Spec("mastodon_access_token", _secret, "", secret=True),
-    "BLUESKY_SERVICE": Spec("bluesky_service", _base_url, "https://bsky.social"),
-    "BLUESKY_HANDLE": Spec("bluesky_handle", _text, ""),
-    "BLUESKY_APP_PASSWORD": Spec("bluesky_app_password", _secret, "", secret=True),
-    "X_API_KEY": Spec("x_api_key", _secret, "", secret=True),
-    "X_API_SECRET": Spec("x_api_secret", _secret, "", secret=True),
-    "X_ACCESS_TOKEN": Spec("x_access_token", _secret, "", secret=True),
-    "X_ACCESS_TOKEN_SECRET": Spec("x_access_token_secret", _secret, "", secret=True),
-    "X_API_BASE_URL": Spec("x_api_base_url", _base_url, "https://api.x.com"),
     "BOT_ADMIN_PASSWORD": Spec("admin_password", _password_hash, "", secret=True),
     "BOT_APPROVAL": Spec("approval", _one_of("off", "required"), "off"),
     "BOT_PROXIES": Spec("proxies", _count(0, 5), "0"),
@@ -115,10 +99,30 @@ REQUIRED_BY_BACKEND: dict[tuple[str, str], tuple[str, ...]] = {
     ("email", "smtp"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SMTP_HOST"),
     ("email", "mailgun"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "MAILGUN_API_KEY", "MAILGUN_DOMAIN"),
     ("email", "sendgrid"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SENDGRID_API_KEY"),
-    ("mastodon", "api"): ("MASTODON_BASE_URL", "MASTODON_ACCESS_TOKEN"),
-    ("bluesky", "api"): ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
-    ("x", "api"): ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
 }
+
+
+def specs() -> dict[str, Spec]:
+    """Every setting: Herald's own (SPECS), then each platform's backend and options, as bot.platforms declares."""
+    from .platforms import BACKENDS, REGISTRY
+
+    found = dict(SPECS)
+    for name, platform in REGISTRY.items():
+        found[f"BOT_{name.upper()}_BACKEND"] = Spec("backend", _one_of(*BACKENDS), "outbox", platform=name)
+        for option in platform.options:
+            found[option.env] = Spec(option.key, option.parse, option.default, option.secret, platform=name)
+    return found
+
+
+def required_by(kind: str, backend: str) -> tuple[str, ...]:
+    """The settings a real backend cannot work without: checked when the settings load, so a run never starts
+    half-set."""
+    if (kind, backend) in REQUIRED_BY_BACKEND:
+        return REQUIRED_BY_BACKEND[(kind, backend)]
+    from .platforms import REGISTRY
+
+    platform = REGISTRY.get(kind)
+    return tuple(o.env for o in platform.options if o.required) if platform and backend == "api" else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +140,9 @@ class Settings:
     org_address: str
     newsletter_name: str
     public_url: str
-    mastodon_visibility: str
     mail_from: str
     secret: Secret
     email_backend: str
-    x_backend: str
-    mastodon_backend: str
-    bluesky_backend: str
     http_timeout: timedelta
     retry_budget: timedelta
     fetch_allow_private: bool  # fetch item pictures from private, loopback and link-local addresses too
@@ -159,16 +159,6 @@ class Settings:
     mailgun_base_url: str
     sendgrid_api_key: Secret
     sendgrid_base_url: str
-    mastodon_base_url: str
-    mastodon_access_token: Secret
-    bluesky_service: str
-    bluesky_handle: str
-    bluesky_app_password: Secret
-    x_api_key: Secret
-    x_api_secret: Secret
-    x_access_token: Secret
-    x_access_token_secret: Secret
-    x_api_base_url: str
     admin_password: Secret
     approval: str
     proxies: int
@@ -176,6 +166,9 @@ class Settings:
     soft_bounce_limit: int
     mailgun_webhook_key: Secret
     sendgrid_webhook_public_key: str
+    # Each platform's backend, and its options by key (bot.platforms declares them; each platform reads its own).
+    platform_backends: Mapping[str, str] = field(default_factory=dict)
+    platform_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Where each value came from, for `bot config`; never holds a secret's value.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -194,8 +187,11 @@ class Settings:
 
     @property
     def backends(self) -> dict[str, str]:
-        return {"email": self.email_backend, "x": self.x_backend, "mastodon": self.mastodon_backend,
-                "bluesky": self.bluesky_backend}
+        return {"email": self.email_backend, **self.platform_backends}
+
+    def option(self, platform: str, key: str) -> Any:
+        """One of a platform's settings, as its module declared and typed it."""
+        return self.platform_options[platform][key]
 
     @property
     def outbox_only(self) -> bool:
@@ -207,7 +203,9 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every secret's value, so that output can be scrubbed of them."""
-        return [v.reveal() for v in (getattr(self, f.name) for f in fields(self)) if isinstance(v, Secret) and v]
+        found = [getattr(self, f.name) for f in fields(self)]
+        found += [v for options in self.platform_options.values() for v in options.values()]
+        return [v.reveal() for v in found if isinstance(v, Secret) and v]
 
     def redact(self, text: str) -> str:
         """`text` with every secret's value replaced by ***: for anything printed, logged or stored. (A value of
@@ -225,8 +223,9 @@ def load_settings(
 ) -> Settings:
     """Defaults, then `env_file`, then the environment, then `overrides`; unknown or malformed is an error."""
     environ = os.environ if environ is None else environ
-    raw: dict[str, str] = {name: spec.default for name, spec in SPECS.items()}
-    sources = {name: "default" for name in SPECS}
+    known = specs()
+    raw: dict[str, str] = {name: spec.default for name, spec in known.items()}
+    sources = {name: "default" for name in known}
 
     if env_file is not None and env_file.is_file():
         try:
@@ -237,26 +236,34 @@ def load_settings(
         except OSError as exc:
             raise ConfigError(f"{env_file}: cannot be read: {exc.strerror}") from None
         for name, value in file_values.items():
-            if name not in SPECS:
+            if name not in known:
                 raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
             raw[name], sources[name] = value or "", str(env_file)
     for name, value in environ.items():
-        if name in SPECS:
+        if name in known:
             raw[name], sources[name] = value, "environment"
         elif name.startswith(OWN_PREFIXES):
             raise ConfigError(f"environment: {name}: unknown setting{_suggest(name)}")
     for name, value in (overrides or {}).items():
-        if name not in SPECS:
+        if name not in known:
             raise ConfigError(f"{name}: unknown setting")
         raw[name], sources[name] = value, "command line"
 
     values: dict[str, Any] = {}
-    for name, spec in SPECS.items():
+    backends: dict[str, str] = {}
+    options: dict[str, dict[str, Any]] = {}
+    for name, spec in known.items():
         try:
-            values[spec.attr] = spec.parse(raw[name])
+            value = spec.parse(raw[name])
         except ValueError as exc:
             raise ConfigError(f"{sources[name]}: {name}: {exc}") from None
-    settings = Settings(**values, sources=sources)
+        if not spec.platform:
+            values[spec.attr] = value
+        elif spec.attr == "backend":
+            backends[spec.platform] = value
+        else:
+            options.setdefault(spec.platform, {})[spec.attr] = value
+    settings = Settings(**values, platform_backends=backends, platform_options=options, sources=sources)
     _check_backends(settings, raw, sources)
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable
         check_secret(settings)
@@ -312,7 +319,7 @@ def check_secret(settings: Settings) -> None:
 def _check_backends(settings: Settings, raw: dict[str, str], sources: dict[str, str]) -> None:
     """A real backend needs its settings, and one-click unsubscribe needs an https:// public URL."""
     for kind, backend in settings.backends.items():
-        missing = [n for n in REQUIRED_BY_BACKEND.get((kind, backend), ()) if not raw[n].strip()]
+        missing = [n for n in required_by(kind, backend) if not raw[n].strip()]
         if missing:
             raise ConfigError(f"BOT_{kind.upper()}_BACKEND={backend} needs {', '.join(missing)} "
                               f"(see .env.example)")
@@ -324,7 +331,7 @@ def _check_backends(settings: Settings, raw: dict[str, str], sources: dict[str, 
 def _suggest(name: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(name, SPECS, n=1)
+    close = difflib.get_close_matches(name, specs(), n=1)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -341,8 +348,13 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(name, value, source) for every setting, secrets masked, for `bot config`."""
     rows = []
     by_attr = {f.name: getattr(settings, f.name) for f in fields(settings)}
-    for name, spec in SPECS.items():
-        value = by_attr[spec.attr]
+    for name, spec in specs().items():
+        if not spec.platform:
+            value = by_attr[spec.attr]
+        elif spec.attr == "backend":
+            value = settings.platform_backends[spec.platform]
+        else:
+            value = settings.option(spec.platform, spec.attr)
         if isinstance(value, Secret):
             shown = "(set)" if value else "(not set)"
         elif isinstance(value, bool):  # as it is written in .env

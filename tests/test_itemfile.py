@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from bot import itemfile, queue
 from bot.content import Campaign
-from bot.settings import CHANNELS, Settings
+from bot.platforms import CHANNELS
+from bot.settings import Settings
 
 CAMPAIGNS = {"RenewIESOGI": Campaign("RenewIESOGI", "Renew the mandate", ("RenewIESOGI",), date(2019, 6, 24),
                                      date(2019, 7, 12))}

@@ -104,7 +104,7 @@ def posts_only(messages: Sequence[Outgoing], kind: str) -> list[OutgoingPost]:
 
 class Channel(Protocol):
     name: str  # the backend: outbox, smtp, mailgun, ...
-    kind: str  # what it carries: email, x, mastodon or bluesky
+    kind: str  # what it carries: email, or a platform's name (bot.platforms)
     batch_size: int  # how many messages one send() takes
     limit: int | None  # a social backend's own length limit when its server says (Mastodon), else None
     # Optional: `connections` (parallel senders dispatch may run; send() is then called from that many threads)
@@ -131,7 +131,16 @@ class Channel(Protocol):
 
 Factory = Callable[[Settings, str], Channel]
 _REGISTRY: dict[tuple[str, str], Factory] = {}
-KINDS = ("email", "x", "mastodon", "bluesky")
+
+
+def kinds() -> tuple[str, ...]:
+    """What Herald delivers: email, then each platform, in the registry's order."""
+    from ..platforms import names
+
+    return ("email", *names())
+
+
+EVERY_KIND = "*"  # a backend for whatever Herald delivers, the platforms to come included (the outbox)
 
 
 def register(kinds: str | Sequence[str], name: str) -> Callable[[Factory], Factory]:
@@ -153,12 +162,13 @@ def _discover() -> None:
         return
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+    importlib.import_module("bot.platforms")  # each platform module registers its own `api` channel
     _discovered = True
 
 
 def backends(kind: str) -> list[str]:
     _discover()
-    return sorted(name for k, name in _REGISTRY if k == kind) + ["off"]
+    return sorted(name for k, name in _REGISTRY if k in (kind, EVERY_KIND)) + ["off"]
 
 
 def backend_name(settings: Settings, kind: str) -> str:
@@ -171,7 +181,7 @@ def open_channel(settings: Settings, kind: str) -> Channel | None:
     if name == "off":
         return None
     _discover()
-    factory = _REGISTRY.get((kind, name))
+    factory = _REGISTRY.get((kind, name)) or _REGISTRY.get((EVERY_KIND, name))
     if factory is None:
         raise ConfigError(f"BOT_{kind.upper()}_BACKEND: {quoted(name)} is not a backend for {kind}; "
                           f"choose from {', '.join(backends(kind))}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import private
 from ..settings import Settings
 from ..social import file_record
-from . import Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
+from . import EVERY_KIND, Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -80,6 +80,6 @@ class Outbox:
         pass
 
 
-@register(("email", "x", "mastodon", "bluesky"), "outbox")
+@register(EVERY_KIND, "outbox")
 def open_outbox(settings: Settings, kind: str) -> Outbox:
     return Outbox(settings, kind)

@@ -177,7 +177,7 @@ class Ledger:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO deliveries (channel, item_id, status, last_error, due_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel) DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel, part) DO NOTHING",
                 (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now)))
         found = self.post(item_id, platform)
         if found is None:  # inserted or already there, in the transaction just committed

@@ -167,4 +167,43 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN digest TEXT;
     ALTER TABLE edition_items ADD COLUMN digest TEXT;
     """,
+    # 9: a delivery's channel is any registered platform (bot.platforms), no longer a list in the schema: the table
+    # is rebuilt with the same rows, without that CHECK (foreign keys are off while migrating). Two columns come
+    # with it: `steps`, what a platform's multi-step hand-over recorded before its last step (Threads' container,
+    # published rather than made again after a crash), and `part`, a post's place in a reply thread (1 for all)
+    """
+    CREATE TABLE deliveries_v9 (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL CHECK (channel <> ''),
+        edition_id INTEGER REFERENCES editions (id),
+        subscriber_id INTEGER REFERENCES subscribers (id),
+        item_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'missed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        remote_id TEXT,
+        due_at TEXT NOT NULL,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        first_attempt_at TEXT,
+        dismissed_at TEXT,
+        dismissed_by TEXT,
+        digest TEXT,
+        steps TEXT,
+        part INTEGER NOT NULL DEFAULT 1 CHECK (part >= 1),
+        UNIQUE (edition_id, subscriber_id),
+        UNIQUE (item_id, channel, part)
+    );
+    INSERT INTO deliveries_v9 (id, channel, edition_id, subscriber_id, item_id, status, attempts, last_error,
+                               remote_id, due_at, next_attempt_at, created_at, updated_at, sent_at, first_attempt_at,
+                               dismissed_at, dismissed_by, digest)
+        SELECT id, channel, edition_id, subscriber_id, item_id, status, attempts, last_error, remote_id, due_at,
+               next_attempt_at, created_at, updated_at, sent_at, first_attempt_at, dismissed_at, dismissed_by, digest
+        FROM deliveries ORDER BY id;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v9 RENAME TO deliveries;
+    CREATE INDEX deliveries_in_order ON deliveries (edition_id);
+    """,
 )

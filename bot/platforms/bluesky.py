@@ -57,6 +57,7 @@ class BlueskyRules(Platform):
     fix = "create an app password at https://bsky.app/settings/app-passwords and check BLUESKY_HANDLE"
     payload_is = ("the `record` of com.atproto.repo.createRecord, sent with the account's `repo` (its DID), "
                   "`collection` app.bsky.feed.post and an `rkey` made from the item and the first attempt")
+    max_tag = 64  # a tag facet's maxGraphemes
     max_bytes: int = 3000
 
     def measure(self, text: str) -> int:
@@ -91,7 +92,7 @@ class BlueskyRules(Platform):
         for m in HASHTAG.finditer(text):
             if m.start() >= prose_end or not any(a <= m.start() < b for a, b, _ in spans):
                 tag = m.group(1)
-                if graphemes(tag) <= 64 and len(tag.encode()) <= 640:
+                if graphemes(tag) <= self.max_tag and len(tag.encode()) <= 640:
                     spans.append((m.start(), m.end(), {"$type": "app.bsky.richtext.facet#tag", "tag": tag}))
         spans.sort(key=lambda s: s[0])
         facets = []

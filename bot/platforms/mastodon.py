@@ -104,7 +104,7 @@ class Mastodon:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.base = settings.option("mastodon", "base_url")
+        self.base: str = settings.option("mastodon", "base_url")
         # Only for the instance: pictures come through post_image's own guarded connections, without the token.
         self.http = session()
         self._account: dict[str, Any] | None = None

@@ -26,7 +26,16 @@ import requests
 
 from ..channels import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of
 from ..channels import register as register_channel
-from ..channels.http import TRANSIENT_STATUSES, USER_AGENT, call, error_text, excerpt, json_body, post_image, retry_after
+from ..channels.http import (
+    TRANSIENT_STATUSES,
+    USER_AGENT,
+    call,
+    error_text,
+    excerpt,
+    json_body,
+    post_image,
+    retry_after,
+)
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
 from ..setting_values import _base_url, _secret
 from . import Option, Platform, register

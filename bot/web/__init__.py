@@ -20,6 +20,7 @@ from jinja2 import StrictUndefined
 from .. import keys
 from ..errors import ConfigError
 from ..ledger import Ledger
+from ..platforms import REGISTRY
 from ..settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
@@ -109,6 +110,12 @@ def create_app(settings: Settings) -> Flask:
         if request.path.startswith(("/unsubscribe", "/confirm", "/admin", "/subscribe")):
             headers["Cache-Control"] = "no-store"
         return response
+
+    @app.get("/platforms.css")
+    def platform_colours() -> Response:
+        """Each platform's badge colour, as its module declares it: a new platform needs no stylesheet edit."""
+        css = "".join(f".badge.{name} {{ background: {p.colour}; }}\n" for name, p in REGISTRY.items())
+        return Response(css, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
     @app.errorhandler(ConfigError)
     def not_set_up(exc: ConfigError) -> tuple[str, int]:

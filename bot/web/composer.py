@@ -19,8 +19,9 @@ from ..clock import from_utc_iso, next_slot
 from ..content import Campaign, Item, Problem
 from ..errors import HeraldError, quoted
 from ..ledger import Ledger
+from ..platforms import PLATFORMS
 from ..render import render_newsletter
-from ..settings import PLATFORMS, Settings
+from ..settings import Settings
 
 # The newsletter frames of recent previews, by the digest of their HTML: the preview page points an <iframe> at
 # one (email HTML needs its inline styles, which the staff pages' own CSP rightly refuses).

@@ -17,7 +17,7 @@ from ..content import Item
 from ..errors import HeraldError
 from ..frontmatter import Invalid
 from ..ledger import review as book
-from ..settings import CHANNELS, PLATFORMS
+from ..platforms import CHANNELS, PLATFORMS, REGISTRY
 from . import composer, ledger, settings
 from .auth import require, staff_member
 
@@ -173,7 +173,7 @@ def newsletter_frame(key: str) -> tuple[str, int, dict[str, str]]:
 LABELS = {"id": "Id", "title": "Title", "date": "Date", "publish_at": "Publish at", "summary": "Summary",
           "body": "Body", "link": "Link", "image": "Image address", "image_alt": "Description of the image",
           "image_credit": "Credit", "campaign": "Campaign", "hashtags": "Hashtags", "channels": "Channels",
-          "lang": "Language", "draft": "Draft", **{f"social_{p}": f"Text for {p.capitalize()}" for p in PLATFORMS}}
+          "lang": "Language", "draft": "Draft", **{f"social_{p}": f"Text for {REGISTRY[p].title}" for p in PLATFORMS}}
 _FIELD_NAMES = ("title", "date", "summary", "publish_at", "link", "image", "image_alt", "image_credit", "hashtags",
                 "campaign", "channels", *(f"social_{p}" for p in PLATFORMS), "lang", "draft", "body")
 
