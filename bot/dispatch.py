@@ -9,11 +9,13 @@ left `pending` with a time for the next run; a post handed over before is reconc
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from . import keys, mail, media, social
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
@@ -156,7 +158,9 @@ class Dispatcher:
         image = media.public_url(self.settings, item.image) if item.image else None
         message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
                                item.summary, image, item.image_alt, first,
-                               image_file=media.local_file(self.settings, item.image))
+                               image_file=media.local_file(self.settings, item.image),
+                               steps=json.loads(delivery.steps) if delivery.steps else {},
+                               record_step=partial(self.ledger.record_step, delivery.id))
         # In doubt: handed over with no answer recorded (`sending`: the run that handed it over died), or answered
         # with a transient failure, which may come after the platform took it (a timeout). Only such a post is
         # looked for on the platform first; one never handed over, or requeued after a final refusal, is not.

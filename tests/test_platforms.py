@@ -136,3 +136,22 @@ def test_a_state_file_from_before_the_registry_keeps_its_posts_and_takes_any_pla
         assert kept == {("x", "sent", "r-1"), ("mastodon", "failed", "r-1"), ("bluesky", "pending", "r-1")}
         added = ledger.add_post("renewed", "linkedin", now, now)  # a platform the old schema's CHECK refused
         assert added.channel == "linkedin" and ledger.add_post("renewed", "linkedin", now, now).id == added.id
+
+
+def test_a_step_recorded_during_a_hand_over_is_in_the_ledger_for_the_next_try(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from bot.channels import OutgoingPost
+    from bot.ledger import Ledger
+
+    now = datetime(2019, 7, 12, 9, tzinfo=UTC)
+    with Ledger.open(tmp_path) as ledger:
+        delivery = ledger.add_post("renewed", "mastodon", now, now)
+        message = OutgoingPost("renewed-mastodon", "mastodon", "renewed", {},
+                               record_step=lambda name, value: ledger.record_step(delivery.id, name, value))
+        message.remember("container", "17890")
+        message.remember("checked", "yes")
+        assert message.steps == {"container": "17890", "checked": "yes"}
+        stored = ledger.post("renewed", "mastodon")
+    assert stored is not None and json.loads(stored.steps or "{}") == {"container": "17890", "checked": "yes"}

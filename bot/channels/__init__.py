@@ -55,6 +55,16 @@ class OutgoingPost:
     image_alt: str | None = None
     first_attempt: datetime | None = None  # when it was first handed over; the same on every retry
     image_file: Path | None = None  # a picture of the media library: uploaded from this file, never fetched
+    # A hand-over of several calls (Threads: make a container, then publish it) records what each step made with
+    # `record_step(name, value)` before the next; a retry finds it in `steps` and goes on from there.
+    steps: dict[str, str] = field(default_factory=dict, compare=False)
+    record_step: Callable[[str, str], None] | None = field(default=None, compare=False, repr=False)
+
+    def remember(self, name: str, value: str) -> None:
+        """Record a step's result in the ledger (when there is one: not for a preview) and in `steps`."""
+        if self.record_step is not None:
+            self.record_step(name, value)
+        self.steps[name] = value
 
 
 Outgoing = OutgoingMail | OutgoingPost

@@ -44,6 +44,7 @@ class Delivery:
     next_attempt_at: str | None = None
     first_attempt_at: str | None = None
     dismissed_at: str | None = None
+    steps: str | None = None  # JSON: what a multi-step hand-over recorded before its last step
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,17 @@ class Ledger:
         rows = self.db.execute(f"SELECT * FROM deliveries WHERE item_id IS NOT NULL AND status IN ({marks}) "
                                "ORDER BY due_at, id", tuple(statuses))
         return [_delivery(r) for r in rows]
+
+    def record_step(self, delivery_id: int, name: str, value: str) -> None:
+        """Keep what one step of a hand-over made (Threads' container id) before the next step, so that a retry
+        after a crash goes on from it instead of making it again."""
+        import json
+
+        with self.transaction():
+            row = self.db.execute("SELECT steps FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            steps = json.loads(row[0]) if row and row[0] else {}
+            steps[name] = value
+            self.db.execute("UPDATE deliveries SET steps = ? WHERE id = ?", (json.dumps(steps), delivery_id))
 
     def add_post(self, item_id: str, platform: str, due_at: datetime, now: datetime, status: str = "pending",
                  error: str | None = None) -> Delivery:
@@ -337,4 +349,4 @@ def _statements(script: str) -> list[str]:
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(row["id"], row["channel"], row["status"], row["attempts"], row["due_at"], row["item_id"],
                     row["edition_id"], row["subscriber_id"], row["last_error"], row["remote_id"],
-                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"])
+                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"], row["steps"])
