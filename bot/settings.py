@@ -108,7 +108,8 @@ def specs() -> dict[str, Spec]:
 
     found = dict(SPECS)
     for name, platform in REGISTRY.items():
-        found[f"BOT_{name.upper()}_BACKEND"] = Spec("backend", _one_of(*BACKENDS), "outbox", platform=name)
+        found[f"BOT_{name.upper()}_BACKEND"] = Spec("backend", _one_of(*BACKENDS), platform.default_backend,
+                                                    platform=name)
         for option in platform.options:
             found[option.env] = Spec(option.key, option.parse, option.default, option.secret, platform=name)
     return found

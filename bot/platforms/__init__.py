@@ -84,6 +84,9 @@ class Platform:
     order: ClassVar[int]  # where it stands in lists and tables
     colour: ClassVar[str]  # its badge in the preview and the staff pages (white text on it)
     options: ClassVar[tuple[Option, ...]] = ()
+    # BOT_NAME_BACKEND when not set: `outbox`, or `off` for a network an organisation turns on by choice (so that
+    # an upgrade of Herald never starts writing posts for a network nobody asked for)
+    default_backend: ClassVar[str] = "outbox"
     fix: ClassVar[str] = ""  # where a person fixes refused credentials, for `bot doctor`
     payload_is: ClassVar[str] = ""  # what the body is the body of, said in the outbox and preview files
     max_tag: ClassVar[int | None] = None  # the longest hashtag (in graphemes) it links, when it has a limit
