@@ -13,6 +13,7 @@ from datetime import timedelta
 from .channels import Channels
 from .clock import from_utc_iso, utc_iso
 from .dispatch import RunReport, send_notice
+from .errors import counted
 from .ledger import Ledger
 from .settings import Settings
 
@@ -31,18 +32,21 @@ def problems(report: RunReport) -> list[tuple[str, str, list[str]]]:
         found.append((f"paused:{kind}", f"{kind} paused", [
             f"* {kind} is paused: its credentials were refused.", f"  {why}",
             "  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run."]))
-    for item, platform, why in report.failed:
-        found.append((f"failed:{item}:{platform}", "failed", [
-            f"* {item} was not posted to {platform}: {why}",
-            f"  Once the cause is fixed: bot requeue {item} --platform {platform}"]))
+    # One entry per item and reason, its platforms together: an item missed everywhere is one thing to deal with.
+    for (item, why), platforms in _by_item(report.failed).items():
+        found.append((f"failed:{item}:{','.join(platforms)}", "failed", [
+            f"* {item} was not posted to {_listed(platforms)}: {why}",
+            f"  Once the cause is fixed: bot requeue {item}" + (f" --platform {platforms[0]}" if len(platforms) == 1
+                                                                 else "")]))
     if report.emails_failed:
-        found.append(("emails", "failed", [
-            f"* {report.emails_failed} newsletter message(s) were refused for good (see `bot status` for the "
+        found.append(("emails", "newsletter messages refused", [
+            f"* {counted(report.emails_failed, 'newsletter message')} refused for good (see `bot status` for the "
             "server's reasons per edition)."]))
-    for item, platform, why in report.missed:
-        found.append((f"missed:{item}:{platform}", "missed", [
-            f"* {item} was not posted to {platform} ({why}).",
-            f"  To post it anyway: bot requeue {item} --platform {platform}"]))
+    for (item, why), platforms in _by_item(report.missed).items():
+        found.append((f"missed:{item}:{','.join(platforms)}", "missed", [
+            f"* {item} was not posted to {_listed(platforms)}: {why}.",
+            f"  To post it anyway: bot requeue {item}" + (f" --platform {platforms[0]}" if len(platforms) == 1
+                                                          else "")]))
     for item, why in report.stale:
         found.append((f"stale:{item}", "missed", [
             f"* {item} was kept out of the newsletter: {why}.",
@@ -50,11 +54,23 @@ def problems(report: RunReport) -> list[tuple[str, str, list[str]]]:
     return found
 
 
+def _by_item(posts: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[str]]:
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for item, platform, why in posts:
+        grouped.setdefault((item, why), []).append(platform)
+    return grouped
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def compose(found: list[tuple[str, str, list[str]]], report: RunReport, settings: Settings) -> tuple[str, str]:
     """(subject, plain text) of the alert: each problem with the command that deals with it."""
     labels = [label for _, label, _ in found]
     counts = {label: labels.count(label) for label in dict.fromkeys(labels)}
-    subject = ", ".join(label if label.endswith("paused") else f"{n} {label}" for label, n in counts.items())
+    subject = ", ".join(label if label.endswith(("paused", "refused")) else f"{counted(n, 'item')} {label}"
+                        for label, n in counts.items())
     when = report.now.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"Herald's run of {when} needs a person.", ""]
     for _, _, text in found:

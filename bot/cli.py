@@ -13,8 +13,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from .errors import ConfigError, HeraldError, quoted
-from .report import counted
+from .errors import ConfigError, HeraldError, counted, quoted
 from .settings import Settings, describe, load_settings
 
 EXIT_INTERNAL = 70

@@ -72,6 +72,8 @@ def refuse_future_now(app: App, now_raw: str | None, now: datetime, kinds: tuple
     and a `--now` in the past only catches up."""
     real = {kind: app.settings.backends[kind] for kind in kinds
             if app.settings.backends[kind] not in ("outbox", "off")}
+    if force and now_raw is None:
+        raise click.UsageError("--force goes with --now (it accepts a --now in the future)")
     if now_raw is None or force or not real or now <= datetime.now(UTC):
         return
     backends = ", ".join(f"BOT_{kind.upper()}_BACKEND={name}" for kind, name in real.items())

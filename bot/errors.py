@@ -62,3 +62,10 @@ def quoted(value: str) -> str:
     quote stays a quote, where Python's repr would escape them), with only invisible characters spelled out
     (a tab as \\t, a zero-width space as \\u200b) so that the person can see what is wrong."""
     return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in value) + "'"
+
+
+def counted(n: int, word: str, plural: str = "") -> str:
+    """`1 item`, `2 items`, `1,204 subscribers`: the number and its noun, as a person writes them."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+# --- printing ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from .approval import Gate, waiting_since
 from .channels import Channels
 from .clock import from_utc_iso, next_slot
 from .content import Item
+from .errors import counted
 from .ledger import Delivery, Ledger
 from .ledger import stale as stale_book
 from .platforms import PLATFORMS
@@ -179,13 +180,6 @@ def _other_attention(editions: list[dict[str, Any]], last_run: dict[str, Any] | 
                          "go out until fixed (see bot validate)")
     return attention
 
-
-
-def counted(n: int, word: str, plural: str = "") -> str:
-    """`1 item`, `2 items`, `1,204 subscribers`: the number and its noun, as a person writes them."""
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
-
-# --- printing ---------------------------------------------------------------------------------------------
 
 
 def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool = False) -> None:

@@ -34,10 +34,12 @@ def test_a_run_with_missed_posts_sends_one_alert_with_the_fixing_command(make_se
     [path] = alerts(settings)
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["To"] == "comms@example.org"
-    assert message["Subject"] == f"[Herald] {len(report.missed)} missed"
+    assert message["Subject"] == f"[Herald] {len({item for item, _, _ in report.missed})} items missed"
     assert message["List-Unsubscribe"] is None  # staff mail, not list mail
     body = message.get_content()
-    assert "bot requeue 2019-07-05-iesogi-vote-next-week --platform x" in body
+    # One entry per item, its platforms together, with the command that puts them all back.
+    assert body.count("* 2019-07-05-iesogi-vote-next-week was not posted to x, mastodon and bluesky:") == 1
+    assert "  To post it anyway: bot requeue 2019-07-05-iesogi-vote-next-week\r\n" in body
     # Nothing new: no new alert, and the same problems are never alerted twice.
     run_once(settings, at("2019-07-09T09:30"))
     assert len(alerts(settings)) == 1

@@ -211,3 +211,8 @@ def test_a_test_copy_names_its_subject_as_it_reads(tmp_path: Path) -> None:
     result = run(["newsletter", "send", "--test-to", "ana@example.org", "--now", "2019-07-12T10:00"], env_for(tmp_path))
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"sent a test copy of “[^“”']+” to ana@example\.org through .+\n", result.stdout), result.stdout
+
+
+def test_force_without_now_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(["run", "--once", "--force"], env_for(tmp_path))
+    assert result.exit_code == 2 and "--force goes with --now" in result.stderr, result.output

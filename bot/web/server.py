@@ -60,7 +60,7 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
 
         watcher = threading.Thread(target=shut_when_asked, daemon=True)
         watcher.start()
-        log.info("serving on http://%s:%s%s", host, bound,
+        log.info("serving on http://%s:%s%s", f"[{host}]" if ":" in host else host, bound,
                  " with the scheduler" if with_scheduler else "")
         if ready is not None:
             ready(bound)
