@@ -57,7 +57,8 @@ class Item:
     hashtags: tuple[str, ...] = ()
     campaign: Campaign | None = None
     channels: tuple[str, ...] = field(default_factory=lambda: _every_channel())
-    social: Mapping[str, str] = field(default_factory=dict)
+    # Per platform, the text instead of title and summary; a tuple is a reply thread, its parts in order.
+    social: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     body: str = ""
     lang: str | None = None
     draft: bool = False  # never sent while set

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from . import keys, mail, media, social
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
@@ -118,31 +119,54 @@ class Dispatcher:
     # --- posts ----------------------------------------------------------------------------------------
 
     def send_posts(self, items: dict[str, Item], may_go: Callable[[Item, str], bool] = lambda i, c: True) -> None:
-        """Hand over every post that is due; one whose item was held, or changed and awaits approval, waits."""
+        """Hand over every post that is due; one whose item was held, or changed and awaits approval, waits. A
+        later part of a reply thread goes in the same run as soon as the part it answers is out."""
+        waiting = []
         for delivery in self.ledger.posts(("pending", "sending")):
             if self.stop():
                 self.report.stopped = True
                 return
-            now = self.now()
-            if from_utc_iso(delivery.due_at) > now:
+            if delivery.part > 1 and self._waits_for_its_parent(delivery):
+                waiting.append(delivery.id)
                 continue
-            if delivery.next_attempt_at and from_utc_iso(delivery.next_attempt_at) > now:
-                self.report.deferred.append((delivery.item_id or "", delivery.channel, delivery.last_error or ""))
-                continue
-            item = items.get(delivery.item_id or "")
-            # Lateness runs from the item's time, or from the time a person requeued it for.
-            since = max(item.publish_at, from_utc_iso(delivery.due_at)) if item else now
-            if item is not None and not may_go(item, delivery.channel):
-                continue
-            if item is None:
-                self._miss(delivery, "the item is no longer in the queue, or no longer valid")
-            elif now - since > self.settings.max_lateness:
-                self._miss(delivery, f"{human_duration(now - since)} late, more than BOT_MAX_LATENESS "
-                                     f"({human_duration(self.settings.max_lateness)})")
-            else:
-                channel = self._channel(delivery.channel)
-                if channel is not None:
-                    self._post(channel, delivery, item)
+            self._consider(delivery, items, may_go)
+        while waiting and not self.stop():
+            ready = [d for d in self.ledger.posts(("pending", "sending"))
+                     if d.id in waiting and not self._waits_for_its_parent(d)]
+            for delivery in ready:
+                waiting.remove(delivery.id)
+                self._consider(delivery, items, may_go)
+            if not ready:
+                break
+
+    def _consider(self, delivery: Delivery, items: dict[str, Item], may_go: Callable[[Item, str], bool]) -> None:
+        now = self.now()
+        if from_utc_iso(delivery.due_at) > now:
+            return
+        if delivery.next_attempt_at and from_utc_iso(delivery.next_attempt_at) > now:
+            self.report.deferred.append((delivery.item_id or "", delivery.channel, delivery.last_error or ""))
+            return
+        item = items.get(delivery.item_id or "")
+        # Lateness runs from the item's time, or from the time a person requeued it for; a later part of a reply
+        # thread is never late: it follows the part it answers, whenever that went.
+        since = max(item.publish_at, from_utc_iso(delivery.due_at)) if item and delivery.part == 1 else now
+        if item is not None and not may_go(item, delivery.channel):
+            return
+        if item is None:
+            self._miss(delivery, "the item is no longer in the queue, or no longer valid")
+        elif now - since > self.settings.max_lateness:
+            self._miss(delivery, f"{human_duration(now - since)} late, more than BOT_MAX_LATENESS "
+                                 f"({human_duration(self.settings.max_lateness)})")
+        else:
+            channel = self._channel(delivery.channel)
+            if channel is not None:
+                self._post(channel, delivery, item)
+
+    def _waits_for_its_parent(self, delivery: Delivery) -> bool:
+        """A part of a reply thread goes once the part it answers is out: never before, never late because of it
+        (a failed or missed part holds back the rest until a person requeues it)."""
+        parent = self.ledger.post(delivery.item_id or "", delivery.channel, delivery.part - 1)
+        return parent is None or parent.status != "sent"
 
     def _miss(self, delivery: Delivery, why: str) -> None:
         self.ledger.finish([(delivery.id, "missed", None, why, None)], self.now())
@@ -150,17 +174,14 @@ class Dispatcher:
 
     def _post(self, channel: Channel, delivery: Delivery, item: Item) -> None:
         platform = delivery.channel
-        post = social.compose(item, platform, limit=getattr(channel, "limit", None))
+        thread = social.compose_thread(item, platform, limit=getattr(channel, "limit", None))
+        if delivery.part > len(thread):
+            self._miss(delivery, f"the item has no part {delivery.part} for {platform} any more")
+            return
+        post = thread[delivery.part - 1]
         body = social.payload(post, language=item.lang or self.settings.language, created_at=self.now(),
                               **self.settings.platform_options.get(platform, {}))
-        # Stored to the second when first claimed, so the first try and every retry see the same instant.
-        first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
-        image = media.public_url(self.settings, item.image) if item.image else None
-        message = OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title,
-                               item.summary, image, item.image_alt, first,
-                               image_file=media.local_file(self.settings, item.image),
-                               steps=json.loads(delivery.steps) if delivery.steps else {},
-                               record_step=partial(self.ledger.record_step, delivery.id))
+        message = self._message(delivery, item, body)
         # In doubt: handed over with no answer recorded (`sending`: the run that handed it over died), or answered
         # with a transient failure, which may come after the platform took it (a timeout). Only such a post is
         # looked for on the platform first; one never handed over, or requeued after a final refusal, is not.
@@ -189,6 +210,25 @@ class Dispatcher:
                     not self._wait(outcome.retry_after if outcome.retry_after is not None else BACKOFF[round_]):
                 break
         self.report.deferred.append((item.id, platform, error))
+
+    def _message(self, delivery: Delivery, item: Item, body: dict[str, Any]) -> OutgoingPost:
+        """The post to hand over: the first part carries the link card and the picture; a later part of a reply
+        thread carries the ids of the part it answers and of the first."""
+        platform, part = delivery.channel, delivery.part
+        # Stored to the second when first claimed, so the first try and every retry see the same instant.
+        first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
+        steps = json.loads(delivery.steps) if delivery.steps else {}
+        record = partial(self.ledger.record_step, delivery.id)
+        if part > 1:
+            parent = self.ledger.post(item.id, platform, part - 1)
+            root = self.ledger.post(item.id, platform, 1)
+            return OutgoingPost(f"{item.id}-{platform}-part{part}", platform, item.id, body, first_attempt=first,
+                                part=part, reply_to=parent.remote_id if parent else None,
+                                thread_root=root.remote_id if root else None, steps=steps, record_step=record)
+        image = media.public_url(self.settings, item.image) if item.image else None
+        return OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title, item.summary,
+                            image, item.image_alt, first, image_file=media.local_file(self.settings, item.image),
+                            steps=steps, record_step=record)
 
     def _already_there(self, channel: Channel, delivery_id: int, message: OutgoingPost) -> bool:
         """Before re-sending a post whose first hand-over had no clear answer, ask the platform."""

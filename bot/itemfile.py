@@ -33,6 +33,9 @@ log = logging.getLogger("herald")
 _SPLIT_TAGS = re.compile(r"[\s,]+")
 _LOCK_NAME = "queue-write.lock"
 
+THREAD_BREAK = "\n---\n"  # how the composer shows the parts of a reply thread, one textarea per platform
+_PART = re.compile(r"^[ \t]*---[ \t]*$", re.MULTILINE)
+
 
 class StaleEdit(HeraldError):
     """The file changed on disk since the form (or command) read it: nothing was written."""
@@ -54,6 +57,9 @@ class Fields:
     hashtags: str = ""  # as typed: separated by spaces or commas, with or without '#'
     campaign: str = ""
     channels: tuple[str, ...] = CHANNELS
+    # The channels the form offered (those not `off`, and any the file names): all of them ticked is written as no
+    # `channels` field, which means every channel, so that a platform turned on later gets the item too.
+    offered: tuple[str, ...] = field(default=CHANNELS, compare=False)
     social: Mapping[str, str] = field(default_factory=dict)
     lang: str = ""
     draft: bool = False
@@ -77,7 +83,8 @@ def tidy_body(text: str) -> str:
     return fm.markdown_body(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def from_form(form: Mapping[str, str], channels: list[str] | None, with_id: bool) -> Fields:
+def from_form(form: Mapping[str, str], channels: list[str] | None, with_id: bool,
+              offered: tuple[str, ...] = CHANNELS) -> Fields:
     """Fields from a submitted form, named as the queue fields (`social_x`, ... for the overrides)."""
     def one(name: str) -> str:
         return tidy(form.get(name, ""), one_line=True)
@@ -87,8 +94,9 @@ def from_form(form: Mapping[str, str], channels: list[str] | None, with_id: bool
                   summary=tidy(form.get("summary", "")), publish_at=one("publish_at"), link=one("link"),
                   image=one("image"), image_alt=one("image_alt"), image_credit=one("image_credit"),
                   hashtags=" ".join(_SPLIT_TAGS.split(one("hashtags"))).strip(), campaign=one("campaign"),
-                  channels=tuple(c for c in CHANNELS if c in (channels or ())), social=social, lang=one("lang"),
-                  draft=form.get("draft", "") in ("1", "on", "true"), body=tidy_body(form.get("body", "")))
+                  channels=tuple(c for c in offered if c in (channels or ())), social=social, lang=one("lang"),
+                  draft=form.get("draft", "") in ("1", "on", "true"), body=tidy_body(form.get("body", "")),
+                  offered=offered)
 
 
 def read(path: Path, item_id: str, data: bytes) -> Fields:
@@ -108,7 +116,12 @@ def read(path: Path, item_id: str, data: bytes) -> Fields:
     social: dict[str, str] = {}
     node = doc.fields.get("social")
     if isinstance(node, yaml.MappingNode):
-        social = {k.value: scalar("", v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and scalar("", v)}
+        for key, value in node.value:
+            # A reply thread is shown as its parts with a line of three dashes between them, as it is typed.
+            nodes = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            parts = [scalar("", v) for v in nodes]
+            if isinstance(key, yaml.ScalarNode) and any(parts):
+                social[key.value] = THREAD_BREAK.join(p for p in parts if p)
     channels = tuple(listed("channels")) if "channels" in doc.fields else CHANNELS
     return Fields(id=item_id, title=scalar("title"), date=scalar("date"), summary=scalar("summary"),
                   publish_at=scalar("publish_at"), link=scalar("link"), image=scalar("image"),
@@ -128,8 +141,8 @@ def to_text(f: Fields) -> str:
         "publish_at": _scalar(f.publish_at), "link": _scalar(f.link), "image": _scalar(f.image),
         "image_alt": _scalar(f.image_alt), "image_credit": _scalar(f.image_credit),
         "hashtags": _flow(f.tags), "campaign": _scalar(f.campaign),
-        "channels": "" if f.channels == CHANNELS else (_flow(list(f.channels)) or "[]"),
-        "social": "".join(f"\n  {p}: {_scalar(f.social[p], indent=4)}" for p in PLATFORMS if f.social.get(p)),
+        "channels": "" if set(f.channels) in (set(CHANNELS), set(f.offered)) else (_flow(list(f.channels)) or "[]"),
+        "social": "".join(_social(p, f.social[p]) for p in PLATFORMS if f.social.get(p)),
         "lang": _scalar(f.lang), "draft": "true" if f.draft else "",
     }
     lines = ["---"]
@@ -139,6 +152,17 @@ def to_text(f: Fields) -> str:
     lines.append("---")
     text = "\n".join(lines) + "\n"
     return text + (f.body + "\n" if f.body else "")
+
+
+def _social(platform: str, typed: str) -> str:
+    """One platform's text, or the parts of a reply thread (typed with a line of three dashes between) as a list."""
+    pieces = _PART.split(typed)
+    parts = [piece.strip("\n") for piece in pieces]
+    # A thread only when the dashes stand between parts that are all there: anything else is kept as typed.
+    if len(parts) <= 1 or not all(p.strip() and p == p.strip() for p in parts) \
+            or THREAD_BREAK.join(parts) != typed:
+        return f"\n  {platform}: {_scalar(typed, indent=4)}"
+    return f"\n  {platform}:" + "".join(f"\n    - {_scalar(part, indent=6)}" for part in parts)
 
 
 def _scalar(value: str, indent: int = 2) -> str:

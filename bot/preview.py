@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import mail, media, private, social
+from .channels.outbox import post_file
 from .clock import next_slot
 from .content import Item, Problem
 from .platforms import PLATFORMS
@@ -51,11 +52,11 @@ def plan(queue: Queue, settings: Settings, now: datetime,
     for item in queue.items:
         for platform in PLATFORMS:
             if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform) \
-                    and may_go(item, platform):
-                post = social.compose(item, platform)
-                body = social.payload(post, language=item.lang or settings.language, created_at=item.publish_at,
-                                      **settings.platform_options.get(platform, {}))
-                result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
+                    and may_go(item, platform) and settings.backends.get(platform) != "off":
+                for post in social.compose_thread(item, platform):  # each part of a reply thread its own card
+                    body = social.payload(post, language=item.lang or settings.language, created_at=item.publish_at,
+                                          **settings.platform_options.get(platform, {}))
+                    result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
     result.slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
     result.edition_items = fresh_for_edition([i for i in queue.items if "email" in i.channels
                                               and i.publish_at <= result.slot and not in_edition(i.id)
@@ -74,11 +75,13 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
     private.folder(out)
     _clear(out, PLATFORMS)
     for planned in result.posts:
-        item = planned.item
-        image = media.public_url(settings, item.image) if item.image else None
-        write_json(out / planned.post.platform / f"{item.id}.json",
-                   social.file_record(planned.post.platform, item.id, planned.payload, link=item.link, image=image,
-                                      image_alt=item.image_alt))
+        item, part = planned.item, planned.post.part
+        first = part == 1  # the link card and the picture go with the first part of a reply thread
+        image = media.public_url(settings, item.image) if item.image and first else None
+        link = item.link if first else None
+        write_json(out / planned.post.platform / post_file(item.id, part),
+                   social.file_record(planned.post.platform, item.id, planned.payload, link=link, image=image,
+                                      image_alt=item.image_alt, part=part))
 
     newsletter = None
     if result.edition_items and result.slot is not None:
@@ -128,7 +131,7 @@ def _local(instant: datetime, settings: Settings) -> str:
 def _card(planned: PlannedPost, settings: Settings, out: Path) -> dict[str, Any]:
     post = planned.post
     return {
-        **_picture(planned.item, settings, out),
+        **(_picture(planned.item, settings, out) if post.part == 1 else {"image": "", "image_alt": ""}),
         "platform": post.platform,
         "item": post.item,
         "title": planned.item.title,
@@ -139,9 +142,11 @@ def _card(planned: PlannedPost, settings: Settings, out: Path) -> dict[str, Any]
         "limit": post.limit,
         "notes": post.notes,
         "dropped": bool(post.dropped_tags),
-        "file": f"{post.platform}/{post.item}.json",
-        "added": [what for _, what, _ in social.added_when_sent(post.platform, link=planned.item.link,
-                                                                image=planned.item.image)],
+        "file": f"{post.platform}/{post_file(post.item, post.part)}",
+        "part": post.part,
+        "added": [what for _, what, _ in social.added_when_sent(
+            post.platform, link=planned.item.link if post.part == 1 else None,
+            image=planned.item.image if post.part == 1 else None, part=post.part)],
     }
 
 

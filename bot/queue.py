@@ -331,19 +331,31 @@ def _channels(doc: fm.Document, node: yaml.Node) -> tuple[str, ...]:
     return tuple(c for c in CHANNELS if c in chosen)
 
 
-def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str]:
-    out = {}
+def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str | tuple[str, ...]]:
+    """Per platform, one text, or a list of them: the parts of a reply thread, posted in order."""
+    out: dict[str, str | tuple[str, ...]] = {}
     for key, value_node, line in fm.mapping(doc, "social", node):
         if key not in PLATFORMS:
             raise Invalid("social", f"unknown platform '{key}'{fm.did_you_mean(key, PLATFORMS)}; "
                           f"choose from {', '.join(PLATFORMS)}", line)
-        text = fm.text(doc, f"social.{key}", value_node).strip()
-        if not text:
-            raise Invalid(f"social.{key}", "is empty", line)
-        if CONTROL.search(text):
-            raise Invalid(f"social.{key}", "contains a control character", line)
-        out[key] = text
+        name = f"social.{key}"
+        if isinstance(value_node, yaml.SequenceNode):
+            parts = tuple(_social_text(name, text, at, n) for n, (text, at) in
+                          enumerate(fm.words(doc, name, value_node), 1))
+            out[key] = parts if len(parts) > 1 else parts[0]
+        else:
+            out[key] = _social_text(name, fm.text(doc, name, value_node), line)
     return out
+
+
+def _social_text(name: str, raw: str, line: int, part: int = 0) -> str:
+    text = raw.strip()
+    which = f"part {part} " if part else ""
+    if not text:
+        raise Invalid(name, f"{which}is empty", line)
+    if CONTROL.search(text):
+        raise Invalid(name, f"{which}contains a control character", line)
+    return text
 
 
 def _flag(doc: fm.Document, name: str, node: yaml.Node) -> bool:

@@ -193,7 +193,10 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     by_item: dict[str, list[str]] = {}
     for item, platform, _ in report.posted:
         by_item.setdefault(item, []).append(platform)
-    lines = [f"posted {item} to {', '.join(platforms)}" for item, platforms in by_item.items()]
+    # The parts of a reply thread are counted, not repeated: "to x (3 posts), mastodon".
+    lines = [f"posted {item} to " + ", ".join(p if platforms.count(p) == 1 else f"{p} ({platforms.count(p)} posts)"
+                                               for p in dict.fromkeys(platforms))
+             for item, platforms in by_item.items()]
     if report.editions:
         with Ledger.open(settings.state_dir) as ledger:
             for edition_id in report.editions:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from . import alerts, mail, private, queue
+from . import alerts, mail, private, queue, social
 from .approval import Gate
 from .channels import Channels, OutgoingMail, Sent
 from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
@@ -76,13 +76,16 @@ def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: 
                     or not gate.may_go(item, platform):
                 continue
             late = now - item.publish_at
+            parts = max(1, len(social.parts_of(item, platform)))  # a reply thread: one record per part, at once
             if late > settings.max_lateness:
                 why = f"{human_duration(late)} late at the first run after its time (BOT_MAX_LATENESS is " \
                       f"{human_duration(settings.max_lateness)})"
-                ledger.add_post(item.id, platform, item.publish_at, now, status="missed", error=why)
+                for part in range(1, parts + 1):
+                    ledger.add_post(item.id, platform, item.publish_at, now, status="missed", error=why, part=part)
                 report.missed.append((item.id, platform, why))
             else:
-                ledger.add_post(item.id, platform, item.publish_at, now)
+                for part in range(1, parts + 1):
+                    ledger.add_post(item.id, platform, item.publish_at, now, part=part)
 
 
 def edition_items(ledger: Ledger, items: list[Item], until: datetime, gate: Gate, settings: Settings) -> list[Item]:

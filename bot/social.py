@@ -52,11 +52,36 @@ class Post:
     dropped_tags: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     wanted: int = 0  # the length it would have had uncut, with every hashtag
+    part: int = 1  # its place in a reply thread; the link and hashtags go in the first
+
+
+def parts_of(item: Item, platform: str) -> tuple[str, ...]:
+    """The item's own text for `platform`, as parts: one for a plain override, several for a reply thread, none
+    without an override. A platform without threads (LinkedIn) gets the parts as one text, blank lines between."""
+    override = item.social.get(platform)
+    parts = (override,) if isinstance(override, str) else tuple(override or ())
+    if len(parts) > 1 and not PLATFORMS[platform].threads:
+        return ("\n\n".join(parts),)
+    return parts
 
 
 def prose_for(item: Item, platform: str) -> str:
-    override = item.social.get(platform)
-    return clean(override if override else f"{item.title}\n\n{item.summary}")
+    parts = parts_of(item, platform)
+    return clean(parts[0] if parts else f"{item.title}\n\n{item.summary}")
+
+
+def compose_thread(item: Item, platform: str, limit: int | None = None) -> list[Post]:
+    """Every post of the item on `platform`: the first as `compose` makes it (with the link and hashtags), then
+    each further part of a reply thread as written (validation has seen that each fits)."""
+    first = compose(item, platform, limit)
+    rules = PLATFORMS[platform] if limit is None else PLATFORMS[platform].with_limit(limit)
+    posts = [first]
+    for number, part in enumerate(parts_of(item, platform)[1:], 2):
+        text = clean(part)
+        layout = Layout(text, None, ())
+        posts.append(Post(platform, item.id, text, rules.measure(text), rules.limit, None,
+                          rules.facets(text, layout, None), part=number, wanted=rules.measure(text)))
+    return posts
 
 
 def holds_tag(text: str, tag: str) -> bool:
@@ -155,30 +180,45 @@ def payload(post: Post, *, language: str, created_at: datetime | None = None, **
                                            options=options)
 
 
-def added_when_sent(platform: str, *, link: str | None, image: str | None) -> list[tuple[str, str, str]]:
+def added_when_sent(platform: str, *, link: str | None, image: str | None,
+                    part: int = 1) -> list[tuple[str, str, str]]:
     """(field, what it is in plain words, how the backend gets it) for each part the platform's real backend
-    adds to this post's payload at sending time."""
-    return REGISTRY[platform].added_when_sent(link=link, image=image)
+    adds to this post's payload at sending time; a later part of a reply thread adds what makes it a reply."""
+    rules = REGISTRY[platform]
+    added = rules.added_when_sent(link=link, image=image)
+    if part > 1 and rules.reply_field:
+        added.append((rules.reply_field, f"the reply to part {part - 1}",
+                      f"the id {rules.title} gave part {part - 1} when it was posted"))
+    return added
 
 
 def file_record(platform: str, item: str, body: dict[str, Any], *, link: str | None, image: str | None,
-                image_alt: str | None) -> dict[str, Any]:
+                image_alt: str | None, part: int = 1) -> dict[str, Any]:
     """One post as the outbox and the preview write it: the body as composed, what it is, and what the
-    real backend adds when it sends."""
-    return {"platform": platform, "item": item, "payload": body, "payload_is": REGISTRY[platform].payload_is,
+    real backend adds when it sends. Part N of a reply thread says its number (1 for any other post)."""
+    return {"platform": platform, "item": item, "part": part, "payload": body,
+            "payload_is": REGISTRY[platform].payload_is,
             "attachments": [{"image": image, "alt": image_alt or ""}] if image else [],
-            "added_when_sent": [f"{name}: {what} ({how})"
-                                for name, what, how in added_when_sent(platform, link=link, image=image)]}
+            "added_when_sent": [f"{name}: {what} ({how})" for name, what, how in
+                                added_when_sent(platform, link=link, image=image, part=part)]}
 
 
 def override_problems(item: Item) -> list[tuple[str, str]]:
-    """(field, message) for each per-platform override that cannot go out as written."""
+    """(field, message) for each per-platform override, or part of a reply thread, that cannot go out as written."""
     problems = []
     for platform in item.social:
         if platform not in PLATFORMS or platform not in item.channels:
             continue
-        post = compose(item, platform)
-        if post.shortened or post.dropped_tags:
-            problems.append((f"social.{platform}", f"is too long: with the link and hashtags it counts "
-                             f"{post.wanted} of {post.limit}; shorten it by {post.wanted - post.limit}"))
+        thread = compose_thread(item, platform)
+        first = thread[0]
+        which = "part 1 is" if len(thread) > 1 else "is"
+        if first.shortened or first.dropped_tags:
+            problems.append((f"social.{platform}", f"{which} too long: with the link and hashtags it counts "
+                             f"{first.wanted} of {first.limit}; shorten it by {first.wanted - first.limit}"))
+        rules = PLATFORMS[platform]
+        for post in thread[1:]:
+            if not rules.fits(post.text):
+                over = f"; shorten it by {post.length - post.limit}" if post.length > post.limit else ""
+                problems.append((f"social.{platform}", f"part {post.part} is too long: it counts {post.length} of "
+                                 f"{post.limit}{over}"))
     return problems

@@ -266,8 +266,11 @@ class MastodonServer(Service):
         assert key, "no Idempotency-Key header"
         if key in self.keys:  # within the hour Mastodon answers the first status again
             return 200, next(s for s in self.statuses if s["id"] == self.keys[key])
-        body = self.json_object(seen, {"status", "visibility", "language", "media_ids"}, {"status"})
+        body = self.json_object(seen, {"status", "visibility", "language", "media_ids", "in_reply_to_id"}, {"status"})
         text = body["status"]
+        parent = body.get("in_reply_to_id")
+        if parent is not None and not any(s["id"] == parent for s in self.statuses):
+            raise Refused(404, {"error": "Record not found"})
         assert isinstance(text, str) and text.strip(), "status is not a non-empty string"
         assert body.get("visibility", "public") in ("public", "unlisted", "private", "direct"), "bad visibility"
         assert re.fullmatch(r"[a-z]{2,3}", str(body.get("language", "en"))), "language is not ISO 639"
@@ -290,7 +293,7 @@ class MastodonServer(Service):
         status = {"id": status_id, "uri": f"{self.url}/users/genevarights/statuses/{status_id}",
                   "url": f"{self.url}/@genevarights/{status_id}", "content": self.render(text),
                   "visibility": body.get("visibility", "public"), "language": body.get("language"),
-                  "media_attachments": attachments, "account": dict(self.account)}
+                  "media_attachments": attachments, "account": dict(self.account), "in_reply_to_id": parent}
         self.statuses.insert(0, status)
         self.keys[key] = status_id
         return 200, status
@@ -465,6 +468,14 @@ class BlueskyServer(Service):
                 assert shown.removesuffix("…") in uri, f"link facet covers {shown!r}, not part of {uri}"
         if "embed" in record:
             self.check_embed(record["embed"])
+        if "reply" in record:  # root and parent, each a strong ref to a record that exists, as the AppView checks
+            reply = record["reply"]
+            assert isinstance(reply, dict) and set(reply) == {"root", "parent"}, f"reply {reply!r}"
+            for ref in reply.values():
+                assert isinstance(ref, dict) and set(ref) == {"uri", "cid"}, f"reply ref {ref!r}"
+                found = self.records.get(str(ref["uri"]).rsplit("/", 1)[-1])
+                assert found is not None and found["uri"] == ref["uri"] and found["cid"] == ref["cid"], \
+                    f"reply ref {ref!r} names no record of this repo"
 
     def check_embed(self, embed: Any) -> None:
         kind = embed.get("$type") if isinstance(embed, dict) else None

@@ -132,7 +132,7 @@ def test_preview_writes_posts_newsletter_and_index(tmp_path: Path) -> None:
     assert not any("niger" in p for p in posts)  # email-only
     assert not any("2019-03" in p for p in posts)  # months late: would be missed, not sent
     record = json.loads((out / "bluesky/2019-07-12-iesogi-mandate-renewed.json").read_text())
-    assert set(record) == {"platform", "item", "payload", "payload_is", "attachments", "added_when_sent"}
+    assert set(record) == {"platform", "item", "part", "payload", "payload_is", "attachments", "added_when_sent"}
     assert record["payload"]["$type"] == "app.bsky.feed.post" and record["attachments"] == []
     for name in ("newsletter.html", "newsletter.txt", "newsletter.eml", "index.html"):
         assert (out / name).stat().st_size > 0

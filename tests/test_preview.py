@@ -81,7 +81,7 @@ def test_posts_show_their_picture_and_its_alt_text_and_the_files_list_it_as_atta
                           settings, out)
 
     panel = json.loads((out / "mastodon" / "panel.json").read_text())
-    assert list(panel) == ["platform", "item", "payload", "payload_is", "attachments", "added_when_sent"]
+    assert list(panel) == ["platform", "item", "part", "payload", "payload_is", "attachments", "added_when_sent"]
     assert "media_ids" not in panel["payload"] and panel["added_when_sent"][0].startswith("media_ids: the picture")
     assert panel["attachments"] == [{"image": f"https://news.example.org/{stored.image}", "alt": ALT}]
     remote = json.loads((out / "x" / "remote.json").read_text())

@@ -68,7 +68,7 @@ ITEM_CASES: dict[str, tuple[str, str, int | None]] = {
     "title_not_text": ("title", "must be text, not a list", 2),
     "title_with_control_character": ("title", "control character", 2),
     "override_too_long": ("social.bluesky", "is too long: with the link and hashtags it counts", 6),
-    "override_unknown_platform": ("social", "unknown platform 'linkedin'", 6),
+    "override_unknown_platform": ("social", "unknown platform 'facebook'", 6),
     "override_for_channel_not_used": ("social.mastodon", "mastodon is not among this item's channels", 6),
     "broken_yaml": ("front matter",
                     "broken YAML: mapping values are not allowed in this context (a value that contains ': '", 4),

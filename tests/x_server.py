@@ -200,6 +200,9 @@ class XServer:
                 return 400, problem(400, "The request body must be JSON.")
             body = request.json()
             text, media_ids = body.get("text"), body.get("media", {}).get("media_ids", [])
+            parent = body.get("reply", {}).get("in_reply_to_tweet_id")
+            if parent is not None and not any(t["id"] == parent for t in self.tweets):
+                return 400, {"errors": [{"message": "The tweet you are replying to does not exist."}], **problem(400)}
             if not isinstance(text, str) or not text.strip():
                 return 400, {"errors": [{"message": "The `text` field is required."}], **problem(400)}
             if any(m not in self.media for m in media_ids):
@@ -207,6 +210,7 @@ class XServer:
             if any(t["sent"] == text for t in self.tweets):
                 return 403, problem(403, DUPLICATE)
             tweet = self._store(text, media_ids)
+            tweet["in_reply_to"] = parent
             return 201, {"data": {"id": tweet["id"], "text": tweet["text"],
                                   "edit_history_tweet_ids": tweet["edit_history_tweet_ids"]}}
         if request.route == "POST /2/media/upload":

@@ -55,6 +55,10 @@ class OutgoingPost:
     image_alt: str | None = None
     first_attempt: datetime | None = None  # when it was first handed over; the same on every retry
     image_file: Path | None = None  # a picture of the media library: uploaded from this file, never fetched
+    # A part of a reply thread after the first: the platform's ids of the part it answers and of the first part.
+    part: int = 1
+    reply_to: str | None = None
+    thread_root: str | None = None
     # A hand-over of several calls (Threads: make a container, then publish it) records what each step made with
     # `record_step(name, value)` before the next; a retry finds it in `steps` and goes on from there.
     steps: dict[str, str] = field(default_factory=dict, compare=False)

@@ -19,6 +19,11 @@ from ..social import file_record
 from . import EVERY_KIND, Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
 
 
+def post_file(item: str, part: int) -> str:
+    """A post's file name in the outbox and the preview: part N of a reply thread is <item>.part<N>.json."""
+    return f"{item}.json" if part == 1 else f"{item}.part{part}.json"
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     # 0600 in folders of 0700: a message holds its reader's address and live unsubscribe token.
     private.write_atomically(path, data)
@@ -52,7 +57,7 @@ class Outbox:
                     outcomes.append(Sent(message.message_id))
                 elif isinstance(message, OutgoingPost):
                     record = file_record(message.platform, message.item, message.payload, link=message.link,
-                                         image=message.image, image_alt=message.image_alt)
+                                         image=message.image, image_alt=message.image_alt, part=message.part)
                     write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
                     outcomes.append(Sent(f"outbox:{self.kind}/{path.name}"))
                 else:  # a caller's bug: said as such, also under python -O
@@ -64,7 +69,8 @@ class Outbox:
     def _path(self, message: Outgoing) -> Path:
         if isinstance(message, OutgoingMail):
             return self.folder / f"{message.key}.eml"
-        return self.folder / f"{message.item}.json"
+        # Part 1 keeps the name every post has; part N of a reply thread is <item>.part<N>.json beside it.
+        return self.folder / post_file(message.item, message.part)
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         path = self._path(message)

@@ -45,6 +45,7 @@ class Delivery:
     first_attempt_at: str | None = None
     dismissed_at: str | None = None
     steps: str | None = None  # JSON: what a multi-step hand-over recorded before its last step
+    part: int = 1  # its place in a reply thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +162,16 @@ class Ledger:
 
     # --- posts -------------------------------------------------------------------------------------
 
-    def post(self, item_id: str, platform: str) -> Delivery | None:
-        row = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ?",
-                              (item_id, platform)).fetchone()
+    def post(self, item_id: str, platform: str, part: int = 1) -> Delivery | None:
+        row = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ? AND part = ?",
+                              (item_id, platform, part)).fetchone()
         return _delivery(row) if row else None
+
+    def thread(self, item_id: str, platform: str) -> list[Delivery]:
+        """Every part of an item's post on `platform`, in order (one for a post that is no reply thread)."""
+        rows = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ? ORDER BY part",
+                               (item_id, platform))
+        return [_delivery(r) for r in rows]
 
     def posts(self, statuses: Sequence[str] = STATUSES) -> list[Delivery]:
         marks = ",".join("?" * len(statuses))
@@ -184,14 +191,15 @@ class Ledger:
             self.db.execute("UPDATE deliveries SET steps = ? WHERE id = ?", (json.dumps(steps), delivery_id))
 
     def add_post(self, item_id: str, platform: str, due_at: datetime, now: datetime, status: str = "pending",
-                 error: str | None = None) -> Delivery:
-        """Record a post once; a second call for the same item and platform returns the first record."""
+                 error: str | None = None, part: int = 1) -> Delivery:
+        """Record a post (or one part of a reply thread) once; a second call for the same item, platform and part
+        returns the first record."""
         with self.transaction():
             self.db.execute(
-                "INSERT INTO deliveries (channel, item_id, status, last_error, due_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel, part) DO NOTHING",
-                (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now)))
-        found = self.post(item_id, platform)
+                "INSERT INTO deliveries (channel, item_id, status, last_error, due_at, created_at, updated_at, part) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel, part) DO NOTHING",
+                (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now), part))
+        found = self.post(item_id, platform, part)
         if found is None:  # inserted or already there, in the transaction just committed
             raise ConfigError(f"the state database lost the post of {item_id} on {platform}")
         return found
@@ -234,7 +242,7 @@ class Ledger:
                                 "last_error = NULL, dismissed_at = NULL, dismissed_by = NULL, updated_at = ? "
                                 "WHERE id = ?",
                                 [(utc_iso(due_at), utc_iso(now), row["id"]) for row in rows])
-        return [row["channel"] for row in rows]
+        return list(dict.fromkeys(row["channel"] for row in rows))  # a thread's parts come back once
 
     # --- editions ----------------------------------------------------------------------------------
 
@@ -349,4 +357,4 @@ def _statements(script: str) -> list[str]:
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(row["id"], row["channel"], row["status"], row["attempts"], row["due_at"], row["item_id"],
                     row["edition_id"], row["subscriber_id"], row["last_error"], row["remote_id"],
-                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"], row["steps"])
+                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"], row["steps"], row["part"])

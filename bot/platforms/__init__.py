@@ -90,6 +90,8 @@ class Platform:
     fix: ClassVar[str] = ""  # where a person fixes refused credentials, for `bot doctor`
     payload_is: ClassVar[str] = ""  # what the body is the body of, said in the outbox and preview files
     max_tag: ClassVar[int | None] = None  # the longest hashtag (in graphemes) it links, when it has a limit
+    threads: ClassVar[bool] = True  # posts a list of `social` parts as a reply thread; else joins them as one post
+    reply_field: ClassVar[str] = ""  # the field of its create call that makes a post a reply, as the docs name it
     limit: int
 
     def measure(self, text: str) -> int:

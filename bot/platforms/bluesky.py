@@ -57,6 +57,7 @@ class BlueskyRules(Platform):
     fix = "create an app password at https://bsky.app/settings/app-passwords and check BLUESKY_HANDLE"
     payload_is = ("the `record` of com.atproto.repo.createRecord, sent with the account's `repo` (its DID), "
                   "`collection` app.bsky.feed.post and an `rkey` made from the item and the first attempt")
+    reply_field = "reply"
     max_tag = 64  # a tag facet's maxGraphemes
     max_bytes: int = 3000
 
@@ -190,6 +191,9 @@ class Bluesky:
         embed = self._embed(message)
         if embed is not None:
             record["embed"] = embed
+        if message.reply_to and message.thread_root:  # a part of a reply thread: its root and the part it answers
+            record["reply"] = {"root": self._strong_ref(message.thread_root),
+                               "parent": self._strong_ref(message.reply_to)}
         rkey = self._key(message)
         body = {"repo": self._login_session()["did"], "collection": POST, "rkey": rkey, "record": record}
         try:
@@ -217,7 +221,18 @@ class Bluesky:
 
     @staticmethod
     def _key(message: OutgoingPost) -> str:
-        return record_key(message.item, message.first_attempt or datetime.now(UTC))
+        name = message.item if message.part == 1 else f"{message.item}#part{message.part}"
+        return record_key(name, message.first_attempt or datetime.now(UTC))
+
+    def _strong_ref(self, uri: str) -> dict[str, str]:
+        """{uri, cid} of one of our posts, as a reply names its root and parent: the cid from the PDS itself."""
+        did, collection, rkey = uri.removeprefix("at://").split("/", 2)
+        response = self._authed("GET", "com.atproto.repo.getRecord", "look-up of the post answered",
+                                params={"repo": did, "collection": collection, "rkey": rkey})
+        found = json_body(response, "look-up of the post answered")
+        if not isinstance(found, dict) or not isinstance(found.get("cid"), str):
+            raise TransientChannelError("look-up of the post answered: the answer holds no cid")
+        return {"uri": uri, "cid": str(found["cid"])}
 
     def _existing(self, rkey: str) -> str | None:
         """The uri of our post under `rkey`, or None when there is none."""

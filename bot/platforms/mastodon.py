@@ -56,6 +56,7 @@ class MastodonRules(Platform):
     fix = ("create an access token in <instance>/settings/applications with read:accounts read:statuses "
            "write:statuses write:media, and check MASTODON_BASE_URL")
     payload_is = "the body of POST /api/v1/statuses"
+    reply_field = "in_reply_to_id"
     url_length: int = 23
 
     def measure(self, text: str) -> int:
@@ -174,7 +175,10 @@ class Mastodon:
         body = dict(message.payload)
         if message.image:
             body["media_ids"] = [self._upload(message)]
-        headers = {**self._auth(), "Idempotency-Key": idempotency_key(message.item)}
+        if message.reply_to:  # a part of a reply thread answers the part before it
+            body["in_reply_to_id"] = message.reply_to
+        key = idempotency_key(message.item if message.part == 1 else f"{message.item}:part{message.part}")
+        headers = {**self._auth(), "Idempotency-Key": key}
         response = call(self.http, "POST", self._url("/api/v1/statuses"), "status", self.settings, json=body,
                         headers=headers)
         status = json_body(response, "status")

@@ -79,6 +79,7 @@ class X(Platform):
     fix = ("in https://developer.x.com/en/portal/dashboard give the app Read and write permission, then regenerate "
            "the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)")
     payload_is = "the body of POST /2/tweets"
+    reply_field = "reply.in_reply_to_tweet_id"
 
     def measure(self, text: str) -> int:
         return _x_length(text)  # twitter-text v3: URLs 23, CJK and emoji 2
@@ -155,12 +156,15 @@ class XChannel:
 
     def _send_one(self, message: Outgoing) -> Outcome:
         post = post_of(message, self.kind)
-        return outcome_of(lambda: self._create(post.payload["text"], [self._upload(post)] if post.image else None))
+        return outcome_of(lambda: self._create(post.payload["text"], [self._upload(post)] if post.image else None,
+                                               post.reply_to))
 
-    def _create(self, text: str, media_ids: list[str] | None) -> str:
+    def _create(self, text: str, media_ids: list[str] | None, reply_to: str | None = None) -> str:
         what = "X: posting"
         try:
-            response = self.client.create_tweet(text=text, media_ids=media_ids, user_auth=True)
+            # A part of a reply thread answers the part before it (POST /2/tweets, reply.in_reply_to_tweet_id).
+            response = self.client.create_tweet(text=text, media_ids=media_ids, in_reply_to_tweet_id=reply_to,
+                                                user_auth=True)
         except self._tweepy.HTTPException as exc:
             raise self._translate(exc, what) from None
         except requests.Timeout:

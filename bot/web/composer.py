@@ -140,11 +140,12 @@ def preview(settings: Settings, item: Item, now: datetime) -> dict[str, Any]:
     newsletter entry, as the preview pane shows them."""
     posts = []
     for platform in PLATFORMS:
-        if platform not in item.channels:
+        if platform not in item.channels or settings.backends.get(platform) == "off":  # it would not go out
             continue
-        post = social.compose(item, platform)
-        posts.append({"platform": platform, "text": post.text, "length": post.length, "limit": post.limit,
-                      "shortened": post.shortened, "dropped": list(post.dropped_tags), "notes": list(post.notes)})
+        for post in social.compose_thread(item, platform):  # each part of a reply thread
+            posts.append({"platform": platform, "text": post.text, "length": post.length, "limit": post.limit,
+                          "shortened": post.shortened, "dropped": list(post.dropped_tags),
+                          "notes": list(post.notes), "part": post.part})
     entry: dict[str, Any] = {}
     if "email" in item.channels:
         slot = next_slot(settings.newsletter_schedule, settings.timezone, max(now, item.publish_at))

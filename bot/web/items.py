@@ -120,7 +120,7 @@ def save(item_id: str) -> Response | tuple[str, int, dict[str, str]]:
         before = itemfile.read(path, item_id, path.read_bytes())
     except Invalid:
         before = itemfile.Fields(id=item_id)  # a broken file may be mended here, unless parts of it went out
-    fields = replace(_typed(with_id=False), id=item_id)
+    fields = replace(_typed(with_id=False, path=path), id=item_id)
     checked = composer.check(cfg, fields, path, new=False)
     composer.enforce_fixed(checked, before, composer.fixed_parts(ledger(), item_id, cfg, before))
     version = request.form.get("version", "")
@@ -144,7 +144,7 @@ def live_preview() -> tuple[str, int, dict[str, str]]:
     """The preview pane alone, for the composer's script; the same as the Preview button shows."""
     cfg = settings()
     item_id = request.form.get("item", "")
-    fields = _typed(with_id=not item_id)
+    fields = _typed(with_id=not item_id, path=_path(item_id) if item_id else None)
     if item_id:
         fields = replace(fields, id=item_id)
         path = _path(item_id)
@@ -186,8 +186,19 @@ def _path(item_id: str) -> Path:
         abort(404)
 
 
-def _typed(with_id: bool) -> itemfile.Fields:
-    fields = itemfile.from_form(request.form, request.form.getlist("channels"), with_id=with_id)
+def _offered(path: Path | None) -> tuple[str, ...]:
+    """The channels the composer offers: those whose backend is not `off`, and any the item's file names."""
+    cfg = settings()
+    named: tuple[str, ...] = ()
+    if path is not None and path.is_file():
+        named = itemfile.read(path, path.stem, path.read_bytes()).channels
+        named = () if named == CHANNELS else named
+    return tuple(c for c in CHANNELS if cfg.backends.get(c) != "off" or c in named)
+
+
+def _typed(with_id: bool, path: Path | None = None) -> itemfile.Fields:
+    fields = itemfile.from_form(request.form, request.form.getlist("channels"), with_id=with_id,
+                                offered=_offered(path))
     if not staff_member().can("approver"):
         fields = replace(fields, draft=True)  # an editor's item waits for an approver
     return fields
@@ -214,7 +225,8 @@ def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None =
     known, found = composer.campaigns(cfg)
     context: dict[str, Any] = {"mode": mode, "f": fields, "problems": checked.problems if checked else {},
                                "warnings": checked.warnings if checked else {},
-                               "version": version, "notice": notice, "platforms": PLATFORMS, "channels": CHANNELS,
+                               "version": version, "notice": notice, "platforms": PLATFORMS, "channels": _offered(path),
+                               "titles": {p: REGISTRY[p].title for p in PLATFORMS},
                                "campaigns": sorted((k, c.name) for k, c in known.items()), "zone": cfg.timezone.key,
                                "default_time": f"{cfg.default_post_time:%H:%M}", "language": cfg.language,
                                "fixed": {}, "preview": None, "state": None, "history": [], "deliveries": [],
