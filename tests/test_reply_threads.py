@@ -218,52 +218,119 @@ def test_x_posts_each_part_in_reply_to_the_one_before(make_settings, queue_dir: 
     assert [t["sent"] for t in tweets[1:]] == PARTS[1:]
 
 
+@pytest.mark.parametrize("platform", ["mastodon", "bluesky"])
 def test_a_run_killed_between_parts_resumes_at_the_next_part_and_posts_none_twice(
-        queue_dir: Path, mastodon: MastodonServer, tmp_path: Path) -> None:
-    """SIGKILL while part 2 is in flight (the instance took it; the answer never came): the next run finds part 2
-    on the instance, records it, and part 3 replies to it. Three statuses, each answering the one before."""
+        queue_dir: Path, mastodon: MastodonServer, pds: BlueskyServer, tmp_path: Path, platform: str) -> None:
+    """SIGKILL while part 2 is in flight (the platform took it; the answer never came): the next run asks the
+    platform, finds part 2, records it, and part 3 replies to it. Three posts, each answering the one before."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
+    from bot.settings import load_settings
+
     from .conftest import BASE
 
-    thread_item(queue_dir, "mastodon")
+    thread_item(queue_dir, platform)
     env = {**os.environ, **BASE, "BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path / "var"),
            "BOT_EMAIL_BACKEND": "off", "BOT_X_BACKEND": "off", "BOT_BLUESKY_BACKEND": "off",
-           "BOT_MASTODON_BACKEND": "api", "MASTODON_BASE_URL": mastodon.url,
-           "MASTODON_ACCESS_TOKEN": mastodon.token, "BOT_RETRY_BUDGET": "0s",
+           "BOT_MASTODON_BACKEND": "off", f"BOT_{platform.upper()}_BACKEND": "api", "BOT_RETRY_BUDGET": "0s",
+           "MASTODON_BASE_URL": mastodon.url, "MASTODON_ACCESS_TOKEN": mastodon.token,
+           "BLUESKY_SERVICE": pds.url, "BLUESKY_HANDLE": pds.handle_name, "BLUESKY_APP_PASSWORD": pds.password,
            "BOT_SECRET": "Xr4tT9qkPz2vLw8sNm3bYc6dFh1jGa5eKo7uQi0lRs_yWx-V"}
     command = [sys.executable, "-m", "bot", "--env-file", "/dev/null", "run", "--once", "--now", "2019-07-12 15:30"]
-    original = mastodon.create_status
+    server: MastodonServer | BlueskyServer = mastodon if platform == "mastodon" else pds
+    handler = "create_status" if platform == "mastodon" else "create_record"
+    stored: Callable[[], int] = (lambda: len(mastodon.statuses)) if platform == "mastodon" \
+        else (lambda: len(pds.records))
+    original = getattr(server, handler)
 
     def second_held(seen: Any) -> tuple[int, Any]:
         answer = original(seen)
-        if len(mastodon.statuses) == 2:  # part 2 is stored: now the answer never comes
-            mastodon.released.wait(60)
+        if stored() == 2:  # part 2 is stored: now the answer never comes
+            server.released.wait(60)
         return answer
 
-    mastodon.create_status = second_held  # type: ignore[method-assign]
+    setattr(server, handler, second_held)
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while len(mastodon.statuses) < 2 and time.monotonic() < deadline and run.poll() is None:
+    while stored() < 2 and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)
-    assert len(mastodon.statuses) == 2, run.communicate(timeout=5)
+    assert stored() == 2, run.communicate(timeout=5)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
-    mastodon.create_status = original  # type: ignore[method-assign]
-    mastodon.released.set()
+    setattr(server, handler, original)
+    server.released.set()
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
     assert again.returncode == 0, again.stdout + again.stderr
-    posted = list(reversed(mastodon.statuses))
-    assert [s["content"] for s in posted[1:]] == [f"<p>{p}</p>" for p in PARTS[1:]]
-    assert [s["in_reply_to_id"] for s in posted] == [None, posted[0]["id"], posted[1]["id"]]
-    settings_env = {k: v for k, v in env.items() if k.startswith(("BOT_", "MASTODON_", "MAIL_"))}
-    from bot.settings import load_settings
+    assert stored() == 3  # part 2 never twice
+    settings = load_settings(environ={k: v for k, v in env.items() if k.startswith(("BOT_", "MASTODON_",
+                                                                                     "BLUESKY_", "MAIL_"))},
+                             env_file=None)
+    assert statuses(settings, platform) == [(1, "sent"), (2, "sent"), (3, "sent")]
+    with Ledger.open(settings.state_dir) as ledger:
+        ids = [d.remote_id for d in ledger.thread("renewed", platform)]
+    if platform == "mastodon":
+        by_id = {s["id"]: s for s in mastodon.statuses}
+        assert [by_id[i]["in_reply_to_id"] for i in ids] == [None, ids[0], ids[1]]
+    else:
+        by_uri = {r["uri"]: r["value"] for r in pds.records.values()}
+        assert "reply" not in by_uri[ids[0]]
+        assert [by_uri[i]["reply"]["parent"]["uri"] for i in ids[1:]] == ids[:2]
 
-    settings = load_settings(environ=settings_env, env_file=None)
-    assert statuses(settings, "mastodon") == [(1, "sent"), (2, "sent"), (3, "sent")]
+
+def on_bluesky(make_settings: Callable[..., Settings], queue_dir: Path, server: BlueskyServer) -> Settings:
+    return make_settings(BOT_QUEUE_DIR=str(queue_dir), BOT_EMAIL_BACKEND="off", BOT_X_BACKEND="off",
+                         BOT_MASTODON_BACKEND="off", BOT_BLUESKY_BACKEND="api", BLUESKY_SERVICE=server.url,
+                         BLUESKY_HANDLE=server.handle_name, BLUESKY_APP_PASSWORD=server.password,
+                         BOT_RETRY_BUDGET="0s")
+
+
+def test_bluesky_resumes_after_a_refused_second_part(make_settings, queue_dir: Path, pds) -> None:
+    settings = on_bluesky(make_settings, queue_dir, pds)
+    thread_item(queue_dir, "bluesky")
+    original, calls = pds.create_record, {"n": 0}
+
+    def second_refused(seen: Any) -> tuple[int, Any]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return 400, {"error": "InvalidRequest", "message": "refused by the test"}
+        return original(seen)
+
+    pds.create_record = second_refused  # type: ignore[method-assign]
+    run_once(settings, AT)
+    assert statuses(settings, "bluesky") == [(1, "sent"), (2, "failed"), (3, "pending")]
+    with Ledger.open(settings.state_dir) as ledger:
+        ledger.requeue_posts("renewed", ["bluesky"], LATER, LATER)
+    run_once(settings, LATER)
+    assert statuses(settings, "bluesky") == [(1, "sent"), (2, "sent"), (3, "sent")]
+    with Ledger.open(settings.state_dir) as ledger:
+        uris = [d.remote_id for d in ledger.thread("renewed", "bluesky")]
+    values = {r["uri"]: r["value"] for r in pds.records.values()}
+    assert len(values) == 3 and values[uris[2]]["reply"]["parent"]["uri"] == uris[1]
+    assert values[uris[1]]["reply"]["parent"]["uri"] == uris[0]
+
+
+def test_x_resumes_after_a_refused_second_part(make_settings, queue_dir: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    with XServer(*X_KEYS.values(), prefix="/x-api") as server:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "127.0.0.1")
+        settings = make_settings(BOT_QUEUE_DIR=str(queue_dir), BOT_EMAIL_BACKEND="off", BOT_MASTODON_BACKEND="off",
+                                 BOT_BLUESKY_BACKEND="off", BOT_X_BACKEND="api", X_API_BASE_URL=server.url,
+                                 BOT_RETRY_BUDGET="0s", **X_KEYS)
+        thread_item(queue_dir, "x")
+        earlier = server.seed_tweet(PARTS[1])  # X refuses part 2 as a duplicate of an earlier post
+        run_once(settings, AT)
+        assert statuses(settings, "x") == [(1, "sent"), (2, "failed"), (3, "pending")]
+        server.tweets.remove(earlier)  # a person deletes the old post, then requeues
+        with Ledger.open(settings.state_dir) as ledger:
+            ledger.requeue_posts("renewed", ["x"], LATER, LATER)
+        run_once(settings, LATER)
+        tweets = server.tweets
+    assert statuses(settings, "x") == [(1, "sent"), (2, "sent"), (3, "sent")]
+    assert [t["in_reply_to"] for t in tweets] == [None, tweets[0]["id"], tweets[1]["id"]]
