@@ -202,10 +202,11 @@ class Dispatcher:
                 log.info("posted %s to %s (%s)", item.id, platform, outcome.remote_id)
                 return
             if not outcome.transient:
-                self.report.failed.append((item.id, platform, outcome.error))
-                log.error("%s: %s failed: %s", platform, item.id, outcome.error)
+                said = self.settings.redact(outcome.error)  # a server may repeat a token back: never shown or logged
+                self.report.failed.append((item.id, platform, said))
+                log.error("%s: %s failed: %s", platform, item.id, said)
                 return
-            error = outcome.error
+            error = self.settings.redact(outcome.error)
             if platform in self.report.paused or round_ == len(BACKOFF) or \
                     not self._wait(outcome.retry_after if outcome.retry_after is not None else BACKOFF[round_]):
                 break

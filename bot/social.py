@@ -53,6 +53,7 @@ class Post:
     notes: tuple[str, ...] = field(default=())
     wanted: int = 0  # the length it would have had uncut, with every hashtag
     part: int = 1  # its place in a reply thread; the link and hashtags go in the first
+    campaign_tags: tuple[str, ...] = ()  # the item's active campaign's hashtags (Threads takes the first as topic)
 
 
 def parts_of(item: Item, platform: str) -> tuple[str, ...]:
@@ -168,8 +169,9 @@ def _post(
     if dropped:
         notes.append("hashtags dropped to fit: " + " ".join("#" + t for t in dropped))
     facets = rules.facets(text, layout, item.link)
+    campaign = item.campaign.hashtags if item.campaign is not None and item.campaign_active else ()
     return Post(rules.name, item.id, text, length, rules.limit, item.link, facets, shortened, dropped,
-                tuple(notes), wanted or length)
+                tuple(notes), wanted or length, campaign_tags=campaign)
 
 
 def payload(post: Post, *, language: str, created_at: datetime | None = None, **options: Any) -> dict[str, Any]:
@@ -211,14 +213,19 @@ def override_problems(item: Item) -> list[tuple[str, str]]:
             continue
         thread = compose_thread(item, platform)
         first = thread[0]
-        which = "part 1 is" if len(thread) > 1 else "is"
-        if first.shortened or first.dropped_tags:
-            problems.append((f"social.{platform}", f"{which} too long: with the link and hashtags it counts "
-                             f"{first.wanted} of {first.limit}; shorten it by {first.wanted - first.limit}"))
+        which = "part 1 " if len(thread) > 1 else ""
         rules = PLATFORMS[platform]
+        if first.shortened or first.dropped_tags:
+            prose = prose_for(item, platform)
+            link = rules.show_link(item.link) if item.link and item.link not in prose else None
+            why = rules.why_not(Layout(prose, link, ()).text())
+            problems.append((f"social.{platform}", f"{which}{why}" if why else
+                             f"{which}is too long: with the link and hashtags it counts {first.wanted} of "
+                             f"{first.limit}; shorten it by {first.wanted - first.limit}"))
         for post in thread[1:]:
             if not rules.fits(post.text):
-                over = f"; shorten it by {post.length - post.limit}" if post.length > post.limit else ""
-                problems.append((f"social.{platform}", f"part {post.part} is too long: it counts {post.length} of "
-                                 f"{post.limit}{over}"))
+                why = rules.why_not(post.text)
+                problems.append((f"social.{platform}", f"part {post.part} {why}" if why else
+                                 f"part {post.part} is too long: it counts {post.length} of {post.limit}; shorten "
+                                 f"it by {post.length - post.limit}"))
     return problems

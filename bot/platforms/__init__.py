@@ -100,6 +100,10 @@ class Platform:
     def fits(self, text: str) -> bool:
         return self.measure(text) <= self.limit
 
+    def why_not(self, text: str) -> str | None:
+        """Why `text` does not fit other than by its length (too many links), in words; None when length is all."""
+        return None
+
     def show_link(self, link: str) -> str:
         return link
 
