@@ -4,6 +4,12 @@ each, resumed at the next part after a failure or a crash, never a part twice.""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -223,12 +229,6 @@ def test_a_run_killed_between_parts_resumes_at_the_next_part_and_posts_none_twic
         queue_dir: Path, mastodon: MastodonServer, pds: BlueskyServer, tmp_path: Path, platform: str) -> None:
     """SIGKILL while part 2 is in flight (the platform took it; the answer never came): the next run asks the
     platform, finds part 2, records it, and part 3 replies to it. Three posts, each answering the one before."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from bot.settings import load_settings
 
     from .conftest import BASE
@@ -334,3 +334,118 @@ def test_x_resumes_after_a_refused_second_part(make_settings, queue_dir: Path,
         tweets = server.tweets
     assert statuses(settings, "x") == [(1, "sent"), (2, "sent"), (3, "sent")]
     assert [t["in_reply_to"] for t in tweets] == [None, tweets[0]["id"], tweets[1]["id"]]
+
+
+# --- X and Threads: killed between parts, and a refused second part ---------------------------------------------
+
+
+def _killed_mid_thread(command: list[str], env: dict[str, str], stored: Callable[[], int],
+                       release: Callable[[], None]) -> subprocess.CompletedProcess[str]:
+    """Run `command` until the platform holds 2 parts (the second's answer is held back), SIGKILL it, let the
+    platform go on, and run it again."""
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while stored() < 2 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    assert stored() == 2, run.communicate(timeout=5)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    release()
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _env(queue_dir: Path, tmp_path: Path, platform: str, **settings: str) -> dict[str, str]:
+    from bot.platforms import PLATFORMS
+
+    from .conftest import BASE
+
+    off = {f"BOT_{name.upper()}_BACKEND": "off" for name in PLATFORMS}
+    return {**os.environ, **BASE, "BOT_QUEUE_DIR": str(queue_dir), "BOT_STATE_DIR": str(tmp_path / "var"),
+            "BOT_EMAIL_BACKEND": "off", **off, f"BOT_{platform.upper()}_BACKEND": "api", "BOT_RETRY_BUDGET": "0s",
+            "BOT_SECRET": "Xr4tT9qkPz2vLw8sNm3bYc6dFh1jGa5eKo7uQi0lRs_yWx-V", "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1", **settings}
+
+
+COMMAND = [sys.executable, "-m", "bot", "--env-file", "/dev/null", "run", "--once", "--now", "2019-07-12 15:30"]
+
+
+def test_x_killed_between_parts_resumes_at_the_next_part(queue_dir: Path, tmp_path: Path) -> None:
+    with XServer(*X_KEYS.values(), prefix="/x-api") as server:
+        thread_item(queue_dir, "x")
+        env = _env(queue_dir, tmp_path, "x", X_API_BASE_URL=server.url, **X_KEYS)
+        hold, original = threading.Event(), server.answer
+
+        def second_held(request: Any) -> Any:
+            answer = original(request)
+            if request.route == "POST /2/tweets" and len(server.tweets) == 2:
+                hold.wait(60)  # part 2 is stored: its answer never comes
+            return answer
+
+        server.answer = second_held  # type: ignore[method-assign]
+        again = _killed_mid_thread(COMMAND, env, lambda: len(server.tweets), hold.set)
+        tweets = list(server.tweets)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(tweets) == 3 and [t["in_reply_to"] for t in tweets] == [None, tweets[0]["id"], tweets[1]["id"]]
+
+
+def test_threads_killed_between_parts_resumes_at_the_next_part(queue_dir: Path, tmp_path: Path) -> None:
+    from .threads_server import ThreadsServer
+
+    with serving(ThreadsServer) as server:
+        thread_item(queue_dir, "threads")
+        env = _env(queue_dir, tmp_path, "threads", THREADS_BASE_URL=server.url, THREADS_USER_ID=server.user_id,
+                   THREADS_ACCESS_TOKEN=server.token)
+        original = server.publish
+
+        def second_held(seen: Any, user_id: str) -> tuple[int, Any]:
+            answer = original(seen, user_id)
+            if len(server.posts) == 2:
+                server.released.wait(60)  # part 2 is published: its answer never comes
+            return answer
+
+        server.publish = second_held  # type: ignore[method-assign]
+        again = _killed_mid_thread(COMMAND, env, lambda: len(server.posts), server.released.set)
+        posts = list(reversed(server.posts))
+        replies = [c.form.get("reply_to_id") for c in server.calls("create_container")]
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(posts) == 3  # part 2 never twice
+    assert replies == [None, posts[0]["id"], posts[1]["id"]]
+
+
+def test_threads_resumes_after_a_refused_second_part(make_settings, queue_dir: Path) -> None:
+    from .threads_server import Refused, ThreadsServer, graph_error
+
+    with serving(ThreadsServer) as server:
+        settings = make_settings(**{k: v for k, v in _env(queue_dir, queue_dir.parent, "threads",
+                                                          THREADS_BASE_URL=server.url, THREADS_USER_ID=server.user_id,
+                                                          THREADS_ACCESS_TOKEN=server.token).items()
+                                    if k.startswith(("BOT_", "THREADS_"))})
+        thread_item(queue_dir, "threads")
+        original, calls = server.create_container, {"n": 0}
+
+        def second_refused(seen: Any, user_id: str) -> tuple[int, Any]:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise Refused(400, graph_error(100, "Invalid parameter", error_user_msg="refused by the test"))
+            return original(seen, user_id)
+
+        server.create_container = second_refused  # type: ignore[method-assign]
+        run_once(settings, AT)
+        assert statuses(settings, "threads") == [(1, "sent"), (2, "failed"), (3, "pending")]
+        with Ledger.open(settings.state_dir) as ledger:
+            ledger.requeue_posts("renewed", ["threads"], LATER, LATER)
+        run_once(settings, LATER)
+        posts = list(reversed(server.posts))
+        replies = [c.form.get("reply_to_id") for c in server.calls("create_container")]
+    assert statuses(settings, "threads") == [(1, "sent"), (2, "sent"), (3, "sent")]
+    assert len(posts) == 3 and replies[-2:] == [posts[0]["id"], posts[1]["id"]]
+
+
+def test_linkedin_gets_a_thread_as_one_post(make_settings, queue_dir: Path) -> None:
+    settings = make_settings(BOT_QUEUE_DIR=str(queue_dir), BOT_LINKEDIN_BACKEND="outbox")
+    thread_item(queue_dir, "linkedin")
+    run_once(settings, AT)
+    [written] = (settings.outbox_dir / "linkedin").glob("*.json")
+    record = json.loads(written.read_text())
+    assert written.name == "renewed.json" and record["part"] == 1
+    assert all(part.split(":")[0] in record["payload"]["commentary"] for part in PARTS)
