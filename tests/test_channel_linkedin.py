@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -341,10 +342,37 @@ def test_check_reads_the_pages_posts_and_never_posts(settings_for, linkedin) -> 
     channel = open_channel(settings_for(), "linkedin")
     assert channel is not None
     try:
-        assert channel.check() == f"organisation {linkedin.author}, Linkedin-Version {DEFAULT_VERSION}"
+        said = channel.check()
     finally:
         channel.close()
     assert [c.endpoint for c in linkedin.requests] == ["find_posts"]
+    today = datetime.now(UTC).date()
+    assert said == (f"organisation {linkedin.author}, Linkedin-Version {DEFAULT_VERSION}; this token has worked "
+                    f"since {day(today)}: make a new one by {day(today + timedelta(days=60))} (about 60 days)")
+
+
+def day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def test_doctor_counts_a_tokens_60_days_from_the_day_it_first_worked(settings_for, linkedin) -> None:
+    """The day is kept with a digest of the token, never the token; a new token starts a new count."""
+    settings = settings_for()
+    noted = settings.state_dir / "linkedin-token.json"
+    noted.parent.mkdir(parents=True, exist_ok=True)
+    old = datetime.now(UTC).date() - timedelta(days=70)
+    digest = hashlib.sha256(f"Bearer {linkedin.token}".encode()).hexdigest()
+    noted.write_text(json.dumps({"token": digest, "since": old.isoformat()}))
+    channel = open_channel(settings, "linkedin")
+    assert channel is not None
+    try:
+        assert channel.check().endswith(f"this token has worked since {day(old)}: it may stop any day now "
+                                         "(LinkedIn tokens last about 60 days); make a new one")
+        noted.write_text(json.dumps({"token": "another token's digest", "since": old.isoformat()}))
+        assert "make a new one by" in channel.check()
+    finally:
+        channel.close()
+    assert linkedin.token not in noted.read_text() and oct(noted.stat().st_mode & 0o777) == "0o600"
 
 
 # --- settings -----------------------------------------------------------------------------------------------------

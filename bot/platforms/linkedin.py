@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import regex
 import requests
 
+from .. import private
 from ..channels import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only
 from ..channels import register as register_channel
 from ..channels.http import call, json_body, post_image, session
@@ -30,6 +33,8 @@ log = logging.getLogger("herald")
 # 202510 and 202511 were retired in October and November 2026. 202606 is served until mid-2027 at least.
 DEFAULT_VERSION = "202606"
 VERSIONS = "https://learn.microsoft.com/en-us/linkedin/marketing/versioning"
+TOKEN_FILE = "linkedin-token.json"
+TOKEN_LIFE = timedelta(days=60)  # LinkedIn's access tokens, as its OAuth docs give them
 RECENT = 20  # posts reconcile reads: a retry comes long before the page posts 20 more times
 MAX_IMAGE = 10 * 1024 * 1024  # Herald's own cap on a picture it fetches: the Images API counts pixels, not bytes
 # The reserved characters of LinkedIn's "little" text format (learn.microsoft.com, "little Text Format"): each
@@ -67,6 +72,10 @@ def _version(raw: str) -> str:
         raise ValueError(f"{quoted(raw)} is not a LinkedIn API version as YYYYMM, such as {DEFAULT_VERSION} "
                          f"({VERSIONS})")
     return value
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
 
 
 def _utf16(text: str) -> int:
@@ -217,13 +226,33 @@ class LinkedIn:
         return None
 
     def check(self) -> str:
-        # No expiry date: LinkedIn's introspectToken (www.linkedin.com/oauth/v2) wants the app's client id and
-        # secret, which Herald does not hold; `fix` says that a token lasts about 60 days.
         try:
             self._recent(1)  # the call reconcile makes: the token, its rights on the page and the version
         except RetiredVersion as exc:  # for bot doctor a setting to change, not credentials refused
             raise FinalChannelError(str(exc)) from None
-        return f"organisation {self.author}, Linkedin-Version {self.version}"
+        return f"organisation {self.author}, Linkedin-Version {self.version}; {self._token_age()}"
+
+    def _token_age(self) -> str:
+        """When the token will be about 60 days old. LinkedIn's introspectToken wants the app's client id and
+        secret, which Herald does not hold; so Herald notes the day it first saw this token work (a digest of it in
+        BOT_STATE_DIR/linkedin-token.json, never the token) and counts from there."""
+        path = self.settings.state_dir / TOKEN_FILE
+        digest = hashlib.sha256(self._token().encode()).hexdigest()
+        now = datetime.now(UTC)
+        try:
+            seen = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            seen = {}
+        if not isinstance(seen, dict) or seen.get("token") != digest or not isinstance(seen.get("since"), str):
+            seen = {"token": digest, "since": now.date().isoformat()}
+            private.folder(path.parent)
+            private.write_atomically(path, json.dumps(seen).encode())
+        since = date.fromisoformat(seen["since"])
+        renew = since + TOKEN_LIFE
+        if renew <= now.date():
+            return (f"this token has worked since {_day(since)}: it may stop any day now (LinkedIn tokens last "
+                    "about 60 days); make a new one")
+        return f"this token has worked since {_day(since)}: make a new one by {_day(renew)} (about 60 days)"
 
     def close(self) -> None:
         self.http.close()
