@@ -29,22 +29,26 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
     with Ledger.open(settings.state_dir) as ledger:
         loaded.warnings.extend(queue.changed_since_sent(loaded, ledger))  # counted as `bot validate` counts them
         gate = Gate.read(ledger, settings)
-        recorded = {(d.item_id, d.channel): d for d in ledger.posts()}
+        every = ledger.posts()  # each part of a reply thread is a post of its own
+        recorded = {(d.item_id, d.channel): d for d in every}
         upcoming = _upcoming(loaded.items, recorded, channels, gate, settings, now)
         slot = next_slot(settings.newsletter_schedule, tz, now)
         nxt = edition_items(ledger, loaded.items, slot, gate, settings) if channels.enabled("email") else []
         stale = _stale(ledger, tz)
         counts = subscribers.counts(ledger)
+        # A platform that is off and never posted is left out of the table: nothing to say about it.
+        used = [p for p in PLATFORMS if channels.enabled(p) or any(d.channel == p for d in every)]
         posts: dict[str, dict[str, int]] = {p: {s: 0 for s in ("sent", "pending", "sending", "failed", "missed")}
-                                            for p in PLATFORMS}
-        for (_, platform), d in recorded.items():
-            posts[platform][d.status] += 1
+                                            for p in used}
+        for d in every:
+            if d.channel in posts:
+                posts[d.channel][d.status] += 1
         editions = [_edition(ledger, edition_id, tz) for edition_id in ledger.editions()]
         problems: list[dict[str, Any]] = [
             {"item": d.item_id, "platform": d.channel, "status": d.status, "error": d.last_error,
              "at": from_utc_iso(d.due_at).astimezone(tz).isoformat()}
-            for d in recorded.values() if d.status in ("failed", "missed") and not d.dismissed_at]
-        dismissed = sum(1 for d in recorded.values() if d.dismissed_at)
+            for d in every if d.status in ("failed", "missed") and not d.dismissed_at]
+        dismissed = sum(1 for d in every if d.dismissed_at)
         last_run = json.loads(ledger.meta("last_run") or "null")
         review = _review(loaded.items, gate, tz)
     problems.sort(key=_instant)

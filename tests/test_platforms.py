@@ -155,3 +155,23 @@ def test_a_step_recorded_during_a_hand_over_is_in_the_ledger_for_the_next_try(tm
         assert message.steps == {"container": "17890", "checked": "yes"}
         stored = ledger.post("renewed", "mastodon")
     assert stored is not None and json.loads(stored.steps or "{}") == {"container": "17890", "checked": "yes"}
+
+
+def test_status_counts_every_part_and_leaves_out_a_platform_that_is_off_and_never_posted(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot import report
+    from bot.ledger import Ledger
+
+    (tmp_path / "queue").mkdir()
+    settings = load_settings(environ={"BOT_STATE_DIR": str(tmp_path / "var"), "BOT_QUEUE_DIR": str(tmp_path / "queue"),
+                                      "BOT_LINKEDIN_BACKEND": "off", "BOT_THREADS_BACKEND": "off"}, env_file=None)
+    now = datetime(2019, 7, 12, 9, tzinfo=UTC)
+    with Ledger.open(settings.state_dir) as ledger:
+        for part in (1, 2, 3):
+            ledger.add_post("renewed", "mastodon", now, now, part=part)
+        ledger.add_post("older", "threads", now, now, status="missed", error="turned off since")
+    data = report.status(settings, now)
+    assert "linkedin" not in data["posts"]  # off, and never posted: nothing to say
+    assert data["posts"]["threads"]["missed"] == 1  # off now, but it has a history
+    assert data["posts"]["mastodon"]["pending"] == 3  # a thread's parts are posts each
