@@ -283,3 +283,11 @@ def test_the_list_says_why_each_invalid_file_is_held_and_links_only_those_with_a
     assert 'href="/admin/items/bad name!"' not in page
     assert '<a href="/admin/items/2019-07-13-no-date">2019-07-13-no-date</a>: date: is required' in page
     assert session.get(f"{base}/admin/items/2019-07-13-no-date").status_code == 200
+
+
+def test_the_composer_offers_only_the_channels_that_are_on(site: Settings, base: str) -> None:
+    """LinkedIn and Threads are off until an organisation turns them on: no checkbox, no text field for them."""
+    page = sign_in(base, "ed@example.org").get(f"{base}/admin/items/new").text
+    assert 'name="social_mastodon"' in page and 'value="mastodon"' in page
+    assert 'name="social_linkedin"' not in page and 'value="linkedin"' not in page
+    assert 'name="social_threads"' not in page and 'value="threads"' not in page
