@@ -167,6 +167,31 @@ def _rate(raw: str) -> float | None:
     return value
 
 
+def _url_list(raw: str) -> tuple[str, ...]:
+    """Addresses separated by commas, each a full http(s) address (a feed's may carry a query)."""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        parts = urlsplit(part)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{quoted(part)} is not a full web address starting with https:// (or http://)")
+        found.append(part)
+    return tuple(found)
+
+
+def _domains(raw: str) -> tuple[str, ...]:
+    """Host names separated by commas (news.example.org, example.org), lowercase, without scheme or path."""
+    found = []
+    for part in (p.strip().lower().rstrip(".") for p in raw.split(",")):
+        if not part:
+            continue
+        if not re.fullmatch(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}", part):
+            raise ValueError(f"{quoted(part)} is not a domain such as news.example.org (no https://, no path)")
+        found.append(part)
+    return tuple(found)
+
+
 def _optional_address(raw: str) -> str:
     value = raw.strip()
     if value and (not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value)):

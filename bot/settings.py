@@ -19,6 +19,7 @@ from .setting_values import (
     Slot,
     _base_url,
     _count,
+    _domains,
     _language,
     _one_of,
     _optional_address,
@@ -31,6 +32,7 @@ from .setting_values import (
     _switch,
     _templates_folder,
     _text,
+    _url_list,
     _zone,
     parse_clock,
     parse_duration,
@@ -72,6 +74,10 @@ SPECS: dict[str, Spec] = {
     "BOT_HTTP_TIMEOUT": Spec("http_timeout", parse_duration, "30s"),
     "BOT_RETRY_BUDGET": Spec("retry_budget", parse_duration, "2m"),
     "BOT_FETCH_ALLOW_PRIVATE": Spec("fetch_allow_private", _switch, "0"),
+    "BOT_FEEDS": Spec("feeds", _url_list, ""),
+    "BOT_FEED_INTERVAL": Spec("feed_interval", parse_duration, "1h"),
+    "BOT_UTM": Spec("utm", _one_of("off", "on"), "off"),
+    "BOT_UTM_DOMAINS": Spec("utm_domains", _domains, ""),
     "BOT_ALERT_EMAIL": Spec("alert_email", _optional_address, ""),
     "SMTP_HOST": Spec("smtp_host", _text, "localhost"),
     "SMTP_PORT": Spec("smtp_port", _port, ""),
@@ -147,6 +153,10 @@ class Settings:
     http_timeout: timedelta
     retry_budget: timedelta
     fetch_allow_private: bool  # fetch item pictures from private, loopback and link-local addresses too
+    feeds: tuple[str, ...]  # RSS/Atom feeds `bot run` imports from, every feed_interval
+    feed_interval: timedelta
+    utm: str  # `on`: links to utm_domains (default: each item's own link's) gain utm_source, _medium, _campaign
+    utm_domains: tuple[str, ...]
     alert_email: str
     smtp_host: str
     smtp_port: int | None
