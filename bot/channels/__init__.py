@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ChannelAuthError, ConfigError, FinalChannelError, TransientChannelError, quoted
-from ..mail import PreparedEdition
 from ..settings import Settings
+
+if TYPE_CHECKING:  # only named here: reading the queue (which asks the platforms) needs no newsletter machinery
+    from ..mail import PreparedEdition
 
 
 @dataclass(frozen=True, slots=True)
