@@ -209,14 +209,19 @@ def test_bluesky_replies_name_the_root_and_the_parent_by_uri_and_cid(make_settin
     assert len({u.rsplit("/", 1)[-1] for u in uris}) == 3  # each part its own record key
 
 
+def on_x(make_settings: Callable[..., Settings], queue_dir: Path, server: XServer,
+         monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1")
+    return make_settings(BOT_QUEUE_DIR=str(queue_dir), BOT_EMAIL_BACKEND="off", BOT_MASTODON_BACKEND="off",
+                         BOT_BLUESKY_BACKEND="off", BOT_X_BACKEND="api", X_API_BASE_URL=server.url,
+                         BOT_RETRY_BUDGET="0s", **X_KEYS)
+
+
 def test_x_posts_each_part_in_reply_to_the_one_before(make_settings, queue_dir: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     with XServer(*X_KEYS.values(), prefix="/x-api") as server:
-        for name in ("NO_PROXY", "no_proxy"):
-            monkeypatch.setenv(name, "127.0.0.1")
-        settings = make_settings(BOT_QUEUE_DIR=str(queue_dir), BOT_EMAIL_BACKEND="off", BOT_MASTODON_BACKEND="off",
-                                 BOT_BLUESKY_BACKEND="off", BOT_X_BACKEND="api", X_API_BASE_URL=server.url,
-                                 BOT_RETRY_BUDGET="0s", **X_KEYS)
+        settings = on_x(make_settings, queue_dir, server, monkeypatch)
         thread_item(queue_dir, "x")
         run_once(settings, AT)
         tweets = server.tweets
@@ -318,11 +323,7 @@ def test_bluesky_resumes_after_a_refused_second_part(make_settings, queue_dir: P
 def test_x_resumes_after_a_refused_second_part(make_settings, queue_dir: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     with XServer(*X_KEYS.values(), prefix="/x-api") as server:
-        for name in ("NO_PROXY", "no_proxy"):
-            monkeypatch.setenv(name, "127.0.0.1")
-        settings = make_settings(BOT_QUEUE_DIR=str(queue_dir), BOT_EMAIL_BACKEND="off", BOT_MASTODON_BACKEND="off",
-                                 BOT_BLUESKY_BACKEND="off", BOT_X_BACKEND="api", X_API_BASE_URL=server.url,
-                                 BOT_RETRY_BUDGET="0s", **X_KEYS)
+        settings = on_x(make_settings, queue_dir, server, monkeypatch)
         thread_item(queue_dir, "x")
         earlier = server.seed_tweet(PARTS[1])  # X refuses part 2 as a duplicate of an earlier post
         run_once(settings, AT)
