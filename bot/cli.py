@@ -369,6 +369,10 @@ from .cli_media import media_group  # noqa: E402
 
 cli.add_command(media_group)
 
+from .cli_feeds import feed_group  # noqa: E402
+
+cli.add_command(feed_group)
+
 
 @cli.command("init", short_help="Start an organisation's folder: the queue and .env.")
 @click.argument("folder", required=False, default=Path("."), type=click.Path(file_okay=False, path_type=Path))

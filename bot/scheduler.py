@@ -169,11 +169,17 @@ def plan_edition(ledger: Ledger, items: list[Item], channels: Channels, settings
 
 
 def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambda: False,
-             progress: Progress | None = None, clock: Callable[[], datetime] | None = None) -> RunReport:
-    """Everything due at `now`: new posts and their retries, the slot's edition, unfinished editions.
+             progress: Progress | None = None, clock: Callable[[], datetime] | None = None,
+             poll_feeds: bool = True) -> RunReport:
+    """Everything due at `now`: the feeds of BOT_FEEDS not polled within BOT_FEED_INTERVAL (their new entries join
+    the queue read next), new posts and their retries, the slot's edition, unfinished editions.
 
     With `clock` (a live run) deliveries are stamped with the real time; without, with `now` plus any
     waits, so that fixed and simulated clocks give the same results every time."""
+    if poll_feeds and settings.feeds:
+        from .feeds import poll_due  # feedparser is loaded only where feeds are set
+
+        poll_due(settings, now)  # a feed that fails is logged and waits for the next interval
     loaded = queue.load(settings)
     report = RunReport(now, invalid=list(loaded.problems))
     by_id = {i.id: i for i in loaded.items}
@@ -309,7 +315,7 @@ def play(settings: Settings, start: datetime, until: datetime,
     reports = []
     now: datetime | None = start
     while now is not None:
-        report = run_once(settings, now)
+        report = run_once(settings, now, poll_feeds=False)  # a simulated clock writes nothing into the queue
         reports.append(report)
         on_report(report)
         items = queue.load(settings).items

@@ -206,4 +206,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries_v9 RENAME TO deliveries;
     CREATE INDEX deliveries_in_order ON deliveries (edition_id);
     """,
+    # 10: feeds in (bot.feeds): each entry ever imported, by its guid or id (else its link), so that none comes back
+    # after a re-import, an edit or a deleted file (`item_id` is NULL while its file is being written); and per feed,
+    # its validators (ETag, Last-Modified) for conditional requests and when it was last polled
+    """
+    CREATE TABLE feed_entries (
+        entry TEXT PRIMARY KEY,
+        feed TEXT NOT NULL,
+        item_id TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE feed_polls (
+        feed TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        polled_at TEXT NOT NULL
+    );
+    """,
 )
