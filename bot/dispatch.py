@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from . import keys, mail, media, social
+from . import keys, mail, media, social, utm
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
 from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
@@ -78,6 +78,7 @@ class Dispatcher:
                  stop: Callable[[], bool] = lambda: False, progress: Progress | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        self.tracking = utm.tracking(settings)  # BOT_UTM: the posts' links tagged as the preview shows them
         self.ledger = ledger
         self.channels = channels
         self.report = report
@@ -174,14 +175,14 @@ class Dispatcher:
 
     def _post(self, channel: Channel, delivery: Delivery, item: Item) -> None:
         platform = delivery.channel
-        thread = social.compose_thread(item, platform, limit=getattr(channel, "limit", None))
+        thread = social.compose_thread(item, platform, limit=getattr(channel, "limit", None), tracking=self.tracking)
         if delivery.part > len(thread):
             self._miss(delivery, f"the item has no part {delivery.part} for {platform} any more")
             return
         post = thread[delivery.part - 1]
         body = social.payload(post, language=item.lang or self.settings.language, created_at=self.now(),
                               **self.settings.platform_options.get(platform, {}))
-        message = self._message(delivery, item, body)
+        message = self._message(delivery, item, body, post.link)
         # In doubt: handed over with no answer recorded (`sending`: the run that handed it over died), or answered
         # with a transient failure, which may come after the platform took it (a timeout). Only such a post is
         # looked for on the platform first; one never handed over, or requeued after a final refusal, is not.
@@ -212,9 +213,9 @@ class Dispatcher:
                 break
         self.report.deferred.append((item.id, platform, error))
 
-    def _message(self, delivery: Delivery, item: Item, body: dict[str, Any]) -> OutgoingPost:
-        """The post to hand over: the first part carries the link card and the picture; a later part of a reply
-        thread carries the ids of the part it answers and of the first."""
+    def _message(self, delivery: Delivery, item: Item, body: dict[str, Any], link: str | None) -> OutgoingPost:
+        """The post to hand over: the first part carries the link card (`link`: the item's, tagged as in the post)
+        and the picture; a later part of a reply thread carries the ids of the part it answers and of the first."""
         platform, part = delivery.channel, delivery.part
         # Stored to the second when first claimed, so the first try and every retry see the same instant.
         first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
@@ -227,7 +228,7 @@ class Dispatcher:
                                 part=part, reply_to=parent.remote_id if parent else None,
                                 thread_root=root.remote_id if root else None, steps=steps, record_step=record)
         image = media.public_url(self.settings, item.image) if item.image else None
-        return OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, item.link, item.title, item.summary,
+        return OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, link, item.title, item.summary,
                             image, item.image_alt, first, image_file=media.local_file(self.settings, item.image),
                             steps=steps, record_step=record)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import mail, media, private, social
+from . import mail, media, private, social, utm
 from .channels.outbox import post_file
 from .clock import next_slot
 from .content import Item, Problem
@@ -49,11 +49,12 @@ def plan(queue: Queue, settings: Settings, now: datetime,
     and the email items due by the next newsletter slot that no edition holds yet."""
     result = Plan(now, problems=list(queue.problems))
     oldest = now - settings.max_lateness
+    tracking = utm.tracking(settings)  # the payloads show the tagged links: they are what is sent
     for item in queue.items:
         for platform in PLATFORMS:
             if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform) \
                     and may_go(item, platform) and settings.backends.get(platform) != "off":
-                for post in social.compose_thread(item, platform):  # each part of a reply thread its own card
+                for post in social.compose_thread(item, platform, tracking=tracking):  # each part its own card
                     body = social.payload(post, language=item.lang or settings.language, created_at=item.publish_at,
                                           **settings.platform_options.get(platform, {}))
                     result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))

@@ -20,7 +20,7 @@ import yaml
 
 from . import campaigns as campaign_file
 from . import frontmatter as fm
-from . import media
+from . import media, utm
 from .addresses import literal_private
 from .campaigns import Campaigns
 from .clock import at_local, parse_instant
@@ -223,12 +223,13 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         channels=values.get("channels", CHANNELS), social=values.get("social", {}), body=fm.markdown_body(doc.body),
         lang=values.get("lang"), draft=values.get("draft", False), digest=hashlib.sha256(data).hexdigest(),
     )
-    for name, message in _post_problems(item):
+    for name, message in _post_problems(item, settings):
         problems.append(Problem(where, name, message, doc.key_lines.get(name.split(".")[0])))
     return (None, problems) if problems else (item, [])
 
 
-def _post_problems(item: Item) -> list[tuple[str, str]]:
+def _post_problems(item: Item, settings: Settings) -> list[tuple[str, str]]:
+    """A link too long for a post, and overrides that do not fit, as they go out (tracked links tagged)."""
     found = []
     if item.link:
         for platform in (p for p in PLATFORMS if p in item.channels):
@@ -236,7 +237,7 @@ def _post_problems(item: Item) -> list[tuple[str, str]]:
             if rules.link_length(item.link) > rules.limit // 2:
                 found.append(("link", f"is too long for {platform}: use a shorter address"))
                 break
-    return found + override_problems(item)
+    return found + override_problems(item, utm.tracking(settings))
 
 
 # --- field readers (those campaigns.yaml shares are in frontmatter) ---------------------------------------------

@@ -5,6 +5,8 @@ The unsubscribe URL arrives as a fixed-length placeholder; per-recipient work la
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,10 +23,11 @@ from jinja2 import (
     StrictUndefined,
     TemplateError,
 )
+from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 from mjml import mjml2html
 
-from . import plaintext
+from . import plaintext, utm
 from .content import Item
 from .errors import RenderError
 from .media import public_url
@@ -38,6 +41,10 @@ BODY_ATTRIBUTES = {"a": {"href", "title"}}
 BODY_SCHEMES = {"http", "https", "mailto"}
 
 _markdown = plaintext.MARKDOWN
+# A link as nh3 writes it: every attribute double-quoted, with &, ", <, > and the no-break space as entities.
+_ANCHOR = re.compile(r"<a\s[^>]*>")
+_HREF = re.compile(r'(\shref=")([^"]*)(")')
+_ATTRIBUTE = {"&": "&amp;", "\xa0": "&nbsp;", '"': "&quot;", "<": "&lt;", ">": "&gt;"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +56,42 @@ class Newsletter:
     item_ids: tuple[str, ...]
 
 
-def body_html(markdown: str) -> Markup:
-    """A Markdown body as HTML with anything unsafe removed (nh3), ready for the template."""
+def body_html(markdown: str, tag: utm.Tagger = utm.UNTAGGED) -> Markup:
+    """A Markdown body as HTML with anything unsafe removed (nh3), ready for the template; its links tagged by `tag`."""
     raw = _markdown.render(markdown)
     # Headings in a body sit under the item's own title, so they start at h2.
     raw = raw.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
     clean = nh3.clean(raw, tags=BODY_TAGS, attributes=BODY_ATTRIBUTES, url_schemes=BODY_SCHEMES,
                       link_rel="noopener noreferrer")
+    if tag.active:  # on what nh3 kept, so that a link written as HTML in the Markdown is tagged too
+        clean = _ANCHOR.sub(lambda a: _HREF.sub(lambda h: h[1] + _tagged_attribute(h[2], tag) + h[3], a[0]), clean)
     return Markup(clean.strip())
+
+
+def _tagged_attribute(value: str, tag: utm.Tagger) -> str:
+    url = html.unescape(value)
+    tagged = tag.url(url)
+    return value if tagged == url else "".join(_ATTRIBUTE.get(c, c) for c in tagged)
+
+
+def body_text(markdown: str, tag: utm.Tagger = utm.UNTAGGED) -> str:
+    """A Markdown body as the text part shows it (plaintext), its links tagged by `tag` before lines are wrapped."""
+    if not tag.active:
+        return plaintext.markdown_text(markdown)
+    tokens = _markdown.parse(markdown)
+    for inline in (t for t in tokens if t.children):
+        children = inline.children or []
+        for at, token in enumerate(children):
+            href = token.attrGet("href") if token.type == "link_open" else None
+            if not isinstance(href, str):
+                continue
+            token.attrSet("href", tag.url(href))
+            # A link that shows its own address (<https://...>) shows it tagged: once, not as `URL (tagged URL)`.
+            shown = children[at + 1] if at + 2 < len(children) and children[at + 2].type == "link_close" else None
+            if shown is not None and shown.type == "text" and _markdown.normalizeLink(shown.content) == href:
+                shown.content = tag.url(shown.content)
+    # markdown_text parses the source itself, and its tokens are tagged here: the same layout, from these tokens.
+    return "\n".join(plaintext._blocks(SyntaxTreeNode(tokens).children, plaintext.WIDTH))
 
 
 def day_label(day: date) -> str:
@@ -80,18 +115,19 @@ def environments(templates_dir: str) -> tuple[Environment, Environment]:
     return markup, text
 
 
-def _entry(item: Item, settings: Settings) -> dict[str, Any]:
+def _entry(item: Item, settings: Settings, tracking: utm.Tracking | None) -> dict[str, Any]:
+    tag = utm.tagger(tracking, item, utm.NEWSLETTER)
     return {
         "title": item.title,
         "date_label": day_label(item.date),
         "campaign": item.campaign.name if item.campaign else "",
         "summary": item.summary,
-        "body_html": body_html(item.body) if item.body else "",
-        "body_text": plaintext.markdown_text(item.body) if item.body else "",
+        "body_html": body_html(item.body, tag) if item.body else "",
+        "body_text": body_text(item.body, tag) if item.body else "",
         "image": public_url(settings, item.image) if item.image else "",
         "image_alt": item.image_alt or "",
         "image_credit": item.image_credit or "",
-        "link": item.link or "",
+        "link": tag.url(item.link) if item.link else "",  # the title's, the button's and the picture's
         "hashtags": " ".join("#" + t for t in item.all_hashtags),
     }
 
@@ -126,6 +162,7 @@ def render_sources(
     if not items:
         raise RenderError("an edition needs at least one item")
     ordered = order(items)
+    tracking = utm.tracking(settings)  # Herald's own links (unsubscribe, archive) are never given to it
     context = {
         "lang": settings.language,
         "rtl": settings.language in RTL,
@@ -133,7 +170,7 @@ def render_sources(
         "preheader": preheader_for(ordered),
         "title": settings.title,
         "edition_label": day_label(edition_date),
-        "items": [_entry(i, settings) for i in ordered],
+        "items": [_entry(i, settings, tracking) for i in ordered],
         "item_ids": tuple(i.id for i in ordered),
         "org_name": settings.org_name,
         "org_address": settings.org_address,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, tzinfo
 from typing import Any
 
-from . import queue, social, subscribers
+from . import queue, social, subscribers, utm
 from .approval import Gate, waiting_since
 from .channels import Channels
 from .clock import from_utc_iso, next_slot
@@ -93,7 +93,7 @@ def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery
                                  "at": item.publish_at.astimezone(tz).isoformat()})
     upcoming.sort(key=_instant)
     for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
-        post = social.compose(by_id[entry["item"]], entry["platform"])
+        post = social.compose(by_id[entry["item"]], entry["platform"], tracking=utm.tracking(settings))
         entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
     upcoming += [{"item": d.item_id, "platform": d.channel, "state": _retry_state(by_id.get(d.item_id or ""), d, gate),
                   "at": from_utc_iso(d.next_attempt_at or d.due_at).astimezone(tz).isoformat(), "retry": True,

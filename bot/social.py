@@ -3,7 +3,8 @@
 A post is prose (the platform's override, else title and summary), then the link, then the hashtags.
 When it is too long the prose is cut at a word boundary with an ellipsis; a URL, a hashtag or a grapheme
 cluster is never cut and the link is never dropped; hashtags go from the end only when the prose would
-otherwise shrink below a quarter of the limit.
+otherwise shrink below a quarter of the limit. With BOT_UTM on, the links are tagged first (bot.utm): every count
+is of the text that goes out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import regex
 from .content import Item
 from .errors import ContentError
 from .platforms import GRAPHEME, HASHTAG, PROSE_URL, REGISTRY, Layout, Platform
+from .utm import Tracking, tagger
 
 ELLIPSIS = "…"
 _BREAKS = regex.compile(r"\r\n?|[\u2028\u2029\x85]")
@@ -71,14 +73,16 @@ def prose_for(item: Item, platform: str) -> str:
     return clean(parts[0] if parts else f"{item.title}\n\n{item.summary}")
 
 
-def compose_thread(item: Item, platform: str, limit: int | None = None) -> list[Post]:
+def compose_thread(item: Item, platform: str, limit: int | None = None,
+                   tracking: Tracking | None = None) -> list[Post]:
     """Every post of the item on `platform`: the first as `compose` makes it (with the link and hashtags), then
-    each further part of a reply thread as written (validation has seen that each fits)."""
-    first = compose(item, platform, limit)
+    each further part of a reply thread as written (validation has seen that each fits), its URLs tagged too."""
+    first = compose(item, platform, limit, tracking)
     rules = PLATFORMS[platform] if limit is None else PLATFORMS[platform].with_limit(limit)
     posts = [first]
+    tag = tagger(tracking, item, platform)
     for number, part in enumerate(parts_of(item, platform)[1:], 2):
-        text = clean(part)
+        text = tag.text(clean(part))
         layout = Layout(text, None, ())
         posts.append(Post(platform, item.id, text, rules.measure(text), rules.limit, None,
                           rules.facets(text, layout, None), part=number, wanted=rules.measure(text)))
@@ -90,28 +94,40 @@ def holds_tag(text: str, tag: str) -> bool:
     return any(m.group(1).casefold() == wanted for m in HASHTAG.finditer(text))
 
 
-def compose(item: Item, platform: str, limit: int | None = None) -> Post:
+def _tagged(item: Item, platform: str, rules: Platform,
+            tracking: Tracking | None) -> tuple[str, str | None, str | None]:
+    """The prose, the link as shown after it (None when the prose holds it) and the item's link, with their links
+    tagged (BOT_UTM), so that every count is of the text that goes out: a tagged URL is longer where a network
+    counts its characters (Threads, LinkedIn), and Bluesky's facet carries the tagged address."""
+    prose = prose_for(item, platform)
+    tag = tagger(tracking, item, platform)
+    if not item.link:
+        return tag.text(prose), None, None
+    link = tag.url(item.link)
+    # Whether the prose holds the link is asked of the text as written: tagging changes links, never what is added.
+    return tag.text(prose), rules.show_link(link) if item.link not in prose else None, link
+
+
+def compose(item: Item, platform: str, limit: int | None = None, tracking: Tracking | None = None) -> Post:
     """The post for one platform; raises ContentError only when even the bare link cannot fit."""
     rules = PLATFORMS[platform]
     if limit is not None:
         rules = rules.with_limit(limit)
-    prose = prose_for(item, platform)
-    link = item.link if item.link and item.link not in prose else None
-    link_shown = rules.show_link(link) if link else None
+    prose, link_shown, link = _tagged(item, platform, rules, tracking)
     tags = tuple(t for t in item.all_hashtags if not holds_tag(prose, t))
 
     full = Layout(prose, link_shown, tags)
     if rules.fits(full.text()):
-        return _post(item, rules, full, False, ())
+        return _post(item, rules, full, False, (), link=link)
     floor = min(rules.measure(prose), rules.limit // 4)
     wanted = rules.measure(full.text())
     for keep in range(len(tags), -1, -1):
         layout = Layout(prose, link_shown, tags[:keep])
         if keep < len(tags) and rules.fits(layout.text()):
-            return _post(item, rules, layout, False, tags[keep:], wanted)
+            return _post(item, rules, layout, False, tags[keep:], wanted, link)
         cut = _longest_fitting_cut(rules, layout)
         if cut is not None and (keep == 0 or rules.measure(cut.prose) >= floor):
-            return _post(item, rules, cut, True, tags[keep:], wanted)
+            return _post(item, rules, cut, True, tags[keep:], wanted, link)
     raise ContentError(
         str(item.path), "link", f"is too long for {platform}: it alone counts more than {rules.limit}"
     )
@@ -159,7 +175,8 @@ def _longest_fitting_cut(rules: Platform, layout: Layout) -> Layout | None:
 
 
 def _post(
-    item: Item, rules: Platform, layout: Layout, shortened: bool, dropped: tuple[str, ...], wanted: int = 0
+    item: Item, rules: Platform, layout: Layout, shortened: bool, dropped: tuple[str, ...], wanted: int = 0,
+    link: str | None = None,
 ) -> Post:
     text = layout.text()
     length = rules.measure(text)
@@ -168,9 +185,9 @@ def _post(
         notes.append("text shortened to fit")
     if dropped:
         notes.append("hashtags dropped to fit: " + " ".join("#" + t for t in dropped))
-    facets = rules.facets(text, layout, item.link)
+    facets = rules.facets(text, layout, link)
     campaign = item.campaign.hashtags if item.campaign is not None and item.campaign_active else ()
-    return Post(rules.name, item.id, text, length, rules.limit, item.link, facets, shortened, dropped,
+    return Post(rules.name, item.id, text, length, rules.limit, link, facets, shortened, dropped,
                 tuple(notes), wanted or length, campaign_tags=campaign)
 
 
@@ -205,20 +222,20 @@ def file_record(platform: str, item: str, body: dict[str, Any], *, link: str | N
                                 added_when_sent(platform, link=link, image=image, part=part)]}
 
 
-def override_problems(item: Item) -> list[tuple[str, str]]:
-    """(field, message) for each per-platform override, or part of a reply thread, that cannot go out as written."""
+def override_problems(item: Item, tracking: Tracking | None = None) -> list[tuple[str, str]]:
+    """(field, message) for each per-platform override, or part of a reply thread, that cannot go out as written
+    (with its links tagged, when `tracking` says so: that is the text that would go out)."""
     problems = []
     for platform in item.social:
         if platform not in PLATFORMS or platform not in item.channels:
             continue
-        thread = compose_thread(item, platform)
+        thread = compose_thread(item, platform, tracking=tracking)
         first = thread[0]
         which = "part 1 " if len(thread) > 1 else ""
         rules = PLATFORMS[platform]
         if first.shortened or first.dropped_tags:
-            prose = prose_for(item, platform)
-            link = rules.show_link(item.link) if item.link and item.link not in prose else None
-            why = rules.why_not(Layout(prose, link, ()).text())
+            prose, shown, _ = _tagged(item, platform, rules, tracking)
+            why = rules.why_not(Layout(prose, shown, ()).text())
             problems.append((f"social.{platform}", f"{which}{why}" if why else
                              f"{which}is too long: with the link and hashtags it counts {first.wanted} of "
                              f"{first.limit}; shorten it by {first.wanted - first.limit}"))

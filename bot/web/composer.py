@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import itemfile, mail, media, queue, social
+from .. import itemfile, mail, media, queue, social, utm
 from ..campaigns import Campaigns
 from ..clock import from_utc_iso, next_slot
 from ..content import Campaign, Item, Problem
@@ -142,7 +142,7 @@ def preview(settings: Settings, item: Item, now: datetime) -> dict[str, Any]:
     for platform in PLATFORMS:
         if platform not in item.channels or settings.backends.get(platform) == "off":  # it would not go out
             continue
-        for post in social.compose_thread(item, platform):  # each part of a reply thread
+        for post in social.compose_thread(item, platform, tracking=utm.tracking(settings)):  # each part of a thread
             posts.append({"platform": platform, "text": post.text, "length": post.length, "limit": post.limit,
                           "shortened": post.shortened, "dropped": list(post.dropped_tags),
                           "notes": list(post.notes), "part": post.part})
