@@ -55,6 +55,7 @@ class RunReport:
     invalid: list[Problem] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # channel -> why
     stopped: bool = False
+    imported: list[str] = field(default_factory=list)  # feeds in: one line per item a feed's poll wrote
 
     @property
     def ok(self) -> bool:

@@ -198,9 +198,10 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
     for item, platform, _ in report.posted:
         by_item.setdefault(item, []).append(platform)
     # The parts of a reply thread are counted, not repeated: "to x (3 posts), mastodon".
-    lines = [f"posted {item} to " + ", ".join(p if platforms.count(p) == 1 else f"{p} ({platforms.count(p)} posts)"
+    lines = list(report.imported)  # what the feeds brought in, first
+    lines += [f"posted {item} to " + ", ".join(p if platforms.count(p) == 1 else f"{p} ({platforms.count(p)} posts)"
                                                for p in dict.fromkeys(platforms))
-             for item, platforms in by_item.items()]
+              for item, platforms in by_item.items()]
     if report.editions:
         with Ledger.open(settings.state_dir) as ledger:
             for edition_id in report.editions:

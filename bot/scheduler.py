@@ -179,9 +179,14 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
     if poll_feeds and settings.feeds:
         from .feeds import poll_due  # feedparser is loaded only where feeds are set
 
-        poll_due(settings, now)  # a feed that fails is logged and waits for the next interval
+        polled = poll_due(settings, now)  # a feed that fails is logged and waits for the next interval
+    else:
+        polled = []
     loaded = queue.load(settings)
     report = RunReport(now, invalid=list(loaded.problems))
+    # What the feeds brought is said with what went out: the staff look for it there, not in the log.
+    report.imported = [f"imported from {done.source}: {path}" + (f" (a draft: {why})" if why else "")
+                       for done in polled for path, why in done.written]
     by_id = {i.id: i for i in loaded.items}
     channels = Channels(settings)
     try:

@@ -355,6 +355,8 @@ def test_after_a_feeds_first_poll_a_new_entry_goes_out_at_its_time(newsroom: Set
     result = cli_run(["run", "--once", "--now", "2019-07-20 13:05"], newsroom, **env)
     [fresh] = [p for p in newsroom.queue_dir.glob("*.md") if "close" in p.name]
     assert "draft" not in front(fresh)  # a new entry of a feed already polled goes out at its time
+    # The run says what the feed brought, then that it went out.
+    assert f"imported from {url}: {fresh}\n" in result.stdout
     assert f"posted {fresh.stem} to x" in result.stdout
 
 
