@@ -9,7 +9,6 @@ import io
 import logging
 import re
 import ssl
-import threading
 import time
 import xml.sax
 from collections.abc import Mapping
@@ -17,19 +16,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import feedparser
 import nh3
-import requests
 from feedparser.namespaces import mediarss
 
 from . import campaigns as campaign_file
 from . import itemfile, queue
 from .channels import http as guarded
 from .clock import parse_instant
-from .errors import ChannelError, FinalChannelError, HeraldError, counted
+from .errors import ChannelError, HeraldError, counted
 from .frontmatter import CONTROL
 from .ledger import Ledger, review
 from .ledger import feeds_in as book
@@ -125,14 +122,8 @@ def fetch(url: str, settings: Settings, etag: str | None = None, modified: str |
     headers = {"User-Agent": guarded.USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "identity", "Connection": "close"}
     headers |= {"If-None-Match": etag} if etag else {}
     headers |= {"If-Modified-Since": modified} if modified else {}
-    where = url
     try:
-        for _ in range(guarded.MAX_REDIRECTS + 1):
-            found = _hop(where, headers, vetted, deadline)
-            if not isinstance(found, str):
-                return found
-            where = found
-        raise FinalChannelError(f"more than {guarded.MAX_REDIRECTS} redirects")
+        got = guarded.guarded_get(url, vetted, deadline, MAX_FEED_BYTES, headers)
     except ChannelError as exc:
         raise FeedError(guarded.excerpt(f"{url}: {exc}")) from None
     except TimeoutError:
@@ -143,45 +134,9 @@ def fetch(url: str, settings: Settings, etag: str | None = None, modified: str |
         late = time.monotonic() >= deadline
         raise FeedError(f"{url}: " + (f"not fetched within {budget:g} s" if late else
                                       f"no usable answer ({type(exc).__name__})")) from None
-
-
-def _hop(url: str, headers: Mapping[str, str], vet: guarded.Vet, deadline: float) -> Fetched | str | None:
-    """One request: the feed, None for 304, or the next URL when the answer is a redirect."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise FinalChannelError(f"{scheme or 'an address without a scheme'}: only http and https are fetched")
-    try:
-        prepared = requests.PreparedRequest()
-        prepared.prepare_url(url, None)  # the host IDNA-encoded, the path quoted, as for pictures
-        parts = urlsplit(prepared.url or "")
-        host, port = parts.hostname or "", parts.port or (443 if scheme == "https" else 80)
-    except (requests.RequestException, ValueError):
-        raise FinalChannelError("is not a valid URL") from None
-    addresses = vet(host, port)
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError
-    connection = (guarded._PinnedTLS if scheme == "https" else guarded._Pinned)(host, port, addresses, remaining)
-    watchdog = threading.Timer(remaining, guarded._cut, args=(connection,))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection.request("GET", target, headers=dict(headers))
-        response = connection.getresponse()
-        location = response.getheader("Location")
-        if response.status in guarded.REDIRECT_STATUSES and location:
-            return urljoin(url, guarded._header_text(location))
-        if response.status == 304:
-            return None
-        if not 200 <= response.status < 300:
-            raise guarded._refusal(response)
-        data = guarded._body(response, MAX_FEED_BYTES, deadline)
-        return Fetched(data, url, response.getheader("Content-Type") or "",
-                       (response.getheader("ETag"), response.getheader("Last-Modified")))
-    finally:
-        watchdog.cancel()
-        connection.close()
+    if got.data is None:  # 304: not changed since the validators were kept
+        return None
+    return Fetched(got.data, got.url, got.content_type, (got.etag, got.last_modified))
 
 
 # --- reading: feedparser, then plain text -------------------------------------------------------------------------

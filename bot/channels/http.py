@@ -2,8 +2,9 @@
 
 Transient (retry later, as late as the server asks): timeouts, connection errors, 408, 425, 429, 5xx.
 Credentials refused or lacking a right (the channel stops for the run): 401, 403. Any other 4xx is final.
-What an item names (its picture) is fetched by `fetch_image` alone: public addresses only, each redirect vetted
-again, size and time capped. Whatever a server says reaches the ledger only as `excerpt`: short, plain, one line.
+What an item names (its picture) and a feed are fetched by `guarded_get` alone (through `fetch_image` and
+bot.feeds): public addresses only, each redirect vetted again, size and time capped. Whatever a server says
+reaches the ledger only as `excerpt`: short, plain, one line.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -252,14 +254,12 @@ def fetch_image(url: str, settings: Settings, max_bytes: int, *, vet: Vet | None
     vetted: Vet = vet or (lambda host, port: resolve_public(host, port, allow))
     budget = settings.http_timeout.total_seconds()
     deadline = time.monotonic() + budget
+    headers = {"User-Agent": USER_AGENT, "Accept": "image/*", "Accept-Encoding": "identity", "Connection": "close"}
     try:
-        for _ in range(MAX_REDIRECTS + 1):
-            found = _hop(url, vetted, deadline, max_bytes)
-            if isinstance(found, str):
-                url = found
-                continue
-            return found
-        raise FinalChannelError(f"more than {MAX_REDIRECTS} redirects")
+        got = guarded_get(url, vetted, deadline, max_bytes, headers, picture=True)
+        if got.data is None:  # only a conditional request is answered 304; this one is not
+            raise FinalChannelError("answered 304 Not Modified to a request that asked no such thing")
+        return got.data, got.media_type
     except TransientChannelError as exc:
         raise TransientChannelError(excerpt(f"{what}: {exc}"), exc.retry_after) from None
     except ChannelError as exc:  # an image host's 401 or 403 is about the picture, never our platform account
@@ -274,8 +274,40 @@ def fetch_image(url: str, settings: Settings, max_bytes: int, *, vet: Vet | None
         raise TransientChannelError(excerpt(f"{what}: no usable answer ({type(exc).__name__})")) from None
 
 
-def _hop(url: str, vet: Vet, deadline: float, max_bytes: int) -> tuple[bytes, str] | str:
-    """One request: the picture, or the next URL to try when the answer is a redirect."""
+@dataclass(frozen=True, slots=True)
+class Got:
+    """What a guarded GET brought: the body (None when a conditional request was answered 304), the address it
+    came from after redirects, its media type and its validators."""
+
+    data: bytes | None
+    url: str
+    content_type: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without its parameters, lowercased: `image/png`."""
+        return self.content_type.split(";")[0].strip().lower()
+
+
+def guarded_get(url: str, vet: Vet, deadline: float, max_bytes: int, headers: Mapping[str, str],
+                picture: bool = False) -> Got:
+    """GET `url` as pictures and feeds are fetched: http(s) only, each hop's host vetted and connected to at a
+    vetted address, redirects followed (at most MAX_REDIRECTS, each vetted again), at most `max_bytes`, all before
+    `deadline`; for a `picture`, any other media type is refused before the body is read. Raises ChannelError,
+    TimeoutError, OSError or http.client.HTTPException: each caller says them in its own words."""
+    for _ in range(MAX_REDIRECTS + 1):
+        found = _hop(url, vet, deadline, max_bytes, headers, picture)
+        if not isinstance(found, str):
+            return found
+        url = found
+    raise FinalChannelError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _hop(url: str, vet: Vet, deadline: float, max_bytes: int, headers: Mapping[str, str],
+         picture: bool) -> Got | str:
+    """One request: what came, or the next URL to try when the answer is a redirect."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise FinalChannelError(f"{scheme or 'an address without a scheme'}: only http and https are fetched")
@@ -297,19 +329,20 @@ def _hop(url: str, vet: Vet, deadline: float, max_bytes: int) -> tuple[bytes, st
     watchdog.start()
     try:
         target = parts.path or "/"
-        connection.request("GET", f"{target}?{parts.query}" if parts.query else target,
-                           headers={"User-Agent": USER_AGENT, "Accept": "image/*", "Accept-Encoding": "identity",
-                                    "Connection": "close"})
+        connection.request("GET", f"{target}?{parts.query}" if parts.query else target, headers=dict(headers))
         response = connection.getresponse()
         location = response.getheader("Location")
         if response.status in REDIRECT_STATUSES and location:
             return urljoin(url, _header_text(location))
+        validators = (response.getheader("ETag"), response.getheader("Last-Modified"))
+        if response.status == 304 and {"If-None-Match", "If-Modified-Since"} & set(headers):
+            return Got(None, url, "", *validators)
         if not 200 <= response.status < 300:
             raise _refusal(response)
-        kind_of = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
-        if not kind_of.startswith("image/"):
-            raise FinalChannelError(f"is {kind_of or 'of no declared type'}, not an image")
-        return _body(response, max_bytes, deadline), kind_of
+        got = Got(None, url, response.getheader("Content-Type") or "", *validators)
+        if picture and not got.media_type.startswith("image/"):
+            raise FinalChannelError(f"is {got.media_type or 'of no declared type'}, not an image")
+        return replace(got, data=_body(response, max_bytes, deadline))
     finally:
         watchdog.cancel()
         connection.close()
