@@ -45,6 +45,17 @@ def thread_item(queue_dir: Path, platform: str, parts: list[str] = PARTS) -> Non
         encoding="utf-8")
 
 
+def refuse_second(server: Any, handler: str, refusal: Callable[[], tuple[int, Any]]) -> None:
+    """The local platform answers its `handler`'s second call (part 2) with `refusal`, every other call as usual."""
+    original, calls = getattr(server, handler), {"n": 0}
+
+    def second_refused(*args: Any) -> tuple[int, Any]:
+        calls["n"] += 1
+        return refusal() if calls["n"] == 2 else original(*args)
+
+    setattr(server, handler, second_refused)
+
+
 def statuses(settings: Settings, platform: str) -> list[tuple[int, str]]:
     with Ledger.open(settings.state_dir) as ledger:
         return [(d.part, d.status) for d in ledger.thread("renewed", platform)]
@@ -169,16 +180,7 @@ def test_a_part_refused_in_the_middle_resumes_replying_to_the_last_one_that_went
     settings = on_mastodon(make_settings, queue_dir, mastodon)
     thread_item(queue_dir, "mastodon")
 
-    original = mastodon.create_status
-    calls = {"n": 0}
-
-    def second_refused(seen: Any) -> tuple[int, Any]:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            return 422, {"error": "Validation failed: refused by the test"}
-        return original(seen)
-
-    mastodon.create_status = second_refused  # type: ignore[method-assign]
+    refuse_second(mastodon, "create_status", lambda: (422, {"error": "Validation failed: refused by the test"}))
     run_once(settings, AT)
     assert statuses(settings, "mastodon") == [(1, "sent"), (2, "failed"), (3, "pending")]
     with Ledger.open(settings.state_dir) as ledger:
@@ -298,15 +300,7 @@ def on_bluesky(make_settings: Callable[..., Settings], queue_dir: Path, server: 
 def test_bluesky_resumes_after_a_refused_second_part(make_settings, queue_dir: Path, pds) -> None:
     settings = on_bluesky(make_settings, queue_dir, pds)
     thread_item(queue_dir, "bluesky")
-    original, calls = pds.create_record, {"n": 0}
-
-    def second_refused(seen: Any) -> tuple[int, Any]:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            return 400, {"error": "InvalidRequest", "message": "refused by the test"}
-        return original(seen)
-
-    pds.create_record = second_refused  # type: ignore[method-assign]
+    refuse_second(pds, "create_record", lambda: (400, {"error": "InvalidRequest", "message": "refused by the test"}))
     run_once(settings, AT)
     assert statuses(settings, "bluesky") == [(1, "sent"), (2, "failed"), (3, "pending")]
     with Ledger.open(settings.state_dir) as ledger:
@@ -422,15 +416,12 @@ def test_threads_resumes_after_a_refused_second_part(make_settings, queue_dir: P
                                                           THREADS_ACCESS_TOKEN=server.token).items()
                                     if k.startswith(("BOT_", "THREADS_"))})
         thread_item(queue_dir, "threads")
-        original, calls = server.create_container, {"n": 0}
+        refused = Refused(400, graph_error(100, "Invalid parameter", error_user_msg="refused by the test"))
 
-        def second_refused(seen: Any, user_id: str) -> tuple[int, Any]:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise Refused(400, graph_error(100, "Invalid parameter", error_user_msg="refused by the test"))
-            return original(seen, user_id)
+        def refuse() -> tuple[int, Any]:
+            raise refused
 
-        server.create_container = second_refused  # type: ignore[method-assign]
+        refuse_second(server, "create_container", refuse)
         run_once(settings, AT)
         assert statuses(settings, "threads") == [(1, "sent"), (2, "failed"), (3, "pending")]
         with Ledger.open(settings.state_dir) as ledger:
