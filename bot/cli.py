@@ -14,7 +14,8 @@ import click
 from click.core import ParameterSource
 
 from .errors import ConfigError, HeraldError, counted, quoted
-from .settings import Settings, describe, load_settings
+from .settings import Settings, load_settings
+from .settings_view import describe
 
 EXIT_INTERNAL = 70
 

@@ -192,6 +192,52 @@ def _domains(raw: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Web origins separated by commas (https://www.example.org), as a browser sends them in `Origin`."""
+    found = []
+    for part in (p.strip().rstrip("/") for p in raw.split(",")):
+        if not part:
+            continue
+        parts = urlsplit(part)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            raise ValueError(f"{quoted(part)} is not a site's origin such as https://www.example.org (no path)")
+        found.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(found)
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    """Host names, each with an optional :port (sns.eu-west-1.amazonaws.com, 127.0.0.1:8443), lowercase."""
+    found = []
+    for part in (p.strip().lower().rstrip(".") for p in raw.split(",")):
+        if not part:
+            continue
+        if not re.fullmatch(r"[a-z0-9.-]+(:\d{1,5})?", part) or part.startswith((".", "-")):
+            raise ValueError(f"{quoted(part)} is not a host name such as sns.eu-west-1.amazonaws.com")
+        found.append(part)
+    return tuple(found)
+
+
+def _aws_region(raw: str) -> str:
+    value = raw.strip()
+    if value and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", value):
+        raise ValueError(f"{quoted(raw)} is not an AWS region such as eu-west-1")
+    return value
+
+
+def _selector(raw: str) -> str:
+    value = raw.strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})", value):
+        raise ValueError(f"{quoted(raw)} is not a DKIM selector such as herald2026 (letters, digits, - and .)")
+    return value
+
+
+def _domain(raw: str) -> str:
+    found = _domains(raw)
+    if len(found) > 1:
+        raise ValueError(f"{quoted(raw)} is one domain, such as example.org")
+    return found[0] if found else ""
+
+
 def _optional_address(raw: str) -> str:
     value = raw.strip()
     if value and (not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value)):

@@ -17,18 +17,24 @@ from .errors import ConfigError, quoted
 from .setting_values import (
     Secret,
     Slot,
+    _aws_region,
     _base_url,
     _count,
+    _domain,
     _domains,
+    _hosts,
     _language,
     _one_of,
     _optional_address,
+    _optional_path,
+    _origins,
     _password_hash,
     _path,
     _port,
     _public_url,
     _rate,
     _secret,
+    _selector,
     _switch,
     _templates_folder,
     _text,
@@ -41,7 +47,7 @@ from .setting_values import (
 
 # Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
 OWN_PREFIXES = ("BOT_",)
-EMAIL_BACKENDS = ("outbox", "off", "smtp", "mailgun", "sendgrid")
+EMAIL_BACKENDS = ("outbox", "off", "smtp", "mailgun", "sendgrid", "ses")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,15 @@ SPECS: dict[str, Spec] = {
     "MAILGUN_BASE_URL": Spec("mailgun_base_url", _base_url, "https://api.mailgun.net"),
     "SENDGRID_API_KEY": Spec("sendgrid_api_key", _secret, "", secret=True),
     "SENDGRID_BASE_URL": Spec("sendgrid_base_url", _base_url, "https://api.sendgrid.com"),
+    "SES_REGION": Spec("ses_region", _aws_region, ""),
+    "SES_ACCESS_KEY_ID": Spec("ses_access_key_id", _text, ""),
+    "SES_SECRET_ACCESS_KEY": Spec("ses_secret_access_key", _secret, "", secret=True),
+    "SES_CONFIGURATION_SET": Spec("ses_configuration_set", _text, ""),
+    "SES_ENDPOINT_URL": Spec("ses_endpoint_url", _public_url, ""),
+    "SES_RATE": Spec("ses_rate", _rate, ""),
+    "DKIM_DOMAIN": Spec("dkim_domain", _domain, ""),
+    "DKIM_SELECTOR": Spec("dkim_selector", _selector, ""),
+    "DKIM_PRIVATE_KEY_FILE": Spec("dkim_private_key_file", _optional_path, ""),
     "BOT_ADMIN_PASSWORD": Spec("admin_password", _password_hash, "", secret=True),
     "BOT_APPROVAL": Spec("approval", _one_of("off", "required"), "off"),
     "BOT_PROXIES": Spec("proxies", _count(0, 5), "0"),
@@ -98,6 +113,8 @@ SPECS: dict[str, Spec] = {
     "BOT_SOFT_BOUNCE_LIMIT": Spec("soft_bounce_limit", _count(1, 100), "3"),
     "MAILGUN_WEBHOOK_SIGNING_KEY": Spec("mailgun_webhook_key", _secret, "", secret=True),
     "SENDGRID_WEBHOOK_PUBLIC_KEY": Spec("sendgrid_webhook_public_key", _text, ""),
+    "BOT_SNS_CERT_HOSTS": Spec("sns_cert_hosts", _hosts, ""),
+    "BOT_EMBED_ORIGINS": Spec("embed_origins", _origins, ""),
 }
 
 # What each real backend cannot work without: checked when the settings load, so a run never starts half-set.
@@ -105,6 +122,8 @@ REQUIRED_BY_BACKEND: dict[tuple[str, str], tuple[str, ...]] = {
     ("email", "smtp"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SMTP_HOST"),
     ("email", "mailgun"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "MAILGUN_API_KEY", "MAILGUN_DOMAIN"),
     ("email", "sendgrid"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SENDGRID_API_KEY"),
+    # Credentials may also come from AWS's own chain (AWS_PROFILE, an instance role): only the region is required.
+    ("email", "ses"): ("MAIL_FROM", "BOT_PUBLIC_URL", "BOT_SECRET", "SES_REGION"),
 }
 
 
@@ -170,6 +189,15 @@ class Settings:
     mailgun_base_url: str
     sendgrid_api_key: Secret
     sendgrid_base_url: str
+    ses_region: str
+    ses_access_key_id: str
+    ses_secret_access_key: Secret
+    ses_configuration_set: str
+    ses_endpoint_url: str  # empty: AWS's own endpoint for the region; tests point it at a local server
+    ses_rate: float | None  # at most this many messages a second, below the account's own quota
+    dkim_domain: str  # with the selector and key: every message of the smtp, ses and outbox backends is signed
+    dkim_selector: str
+    dkim_private_key_file: Path | None
     admin_password: Secret
     approval: str
     proxies: int
@@ -177,6 +205,8 @@ class Settings:
     soft_bounce_limit: int
     mailgun_webhook_key: Secret
     sendgrid_webhook_public_key: str
+    sns_cert_hosts: tuple[str, ...]  # hosts SNS signing certificates may come from; empty: SNS's own
+    embed_origins: tuple[str, ...]  # sites whose own form may POST /subscribe without Herald's CSRF token
     # Each platform's backend, and its options by key (bot.platforms declares them; each platform reads its own).
     platform_backends: Mapping[str, str] = field(default_factory=dict)
     platform_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -334,6 +364,12 @@ def _check_backends(settings: Settings, raw: dict[str, str], sources: dict[str, 
         if missing:
             raise ConfigError(f"BOT_{kind.upper()}_BACKEND={backend} needs {', '.join(missing)} "
                               f"(see .env.example)")
+    dkim = {"DKIM_DOMAIN": settings.dkim_domain, "DKIM_SELECTOR": settings.dkim_selector,
+            "DKIM_PRIVATE_KEY_FILE": settings.dkim_private_key_file}
+    if any(dkim.values()) and not all(dkim.values()):
+        unset = ", ".join(name for name, value in dkim.items() if not value)
+        raise ConfigError(f"DKIM signing needs DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE together: "
+                          f"{unset} not set")
     if settings.email_backend not in ("outbox", "off") and not settings.public_url.startswith("https://"):
         raise ConfigError(f"{sources['BOT_PUBLIC_URL']}: BOT_PUBLIC_URL: must be an https:// URL when mail really "
                           "goes out: mail clients only offer one-click unsubscribe over HTTPS (RFC 8058)")
@@ -344,56 +380,6 @@ def _suggest(name: str) -> str:
 
     close = difflib.get_close_matches(name, specs(), n=1)
     return f" (did you mean {close[0]}?)" if close else ""
-
-
-def duration_text(delta: timedelta) -> str:
-    """A duration as BOT_* settings write it: 24h, 30s, 14d, 90m."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def describe(settings: Settings) -> list[tuple[str, str, str]]:
-    """(name, value, source) for every setting, secrets masked, for `bot config`."""
-    rows = []
-    by_attr = {f.name: getattr(settings, f.name) for f in fields(settings)}
-    for name, spec in specs().items():
-        if not spec.platform:
-            value = by_attr[spec.attr]
-        elif spec.attr == "backend":
-            value = settings.platform_backends[spec.platform]
-        else:
-            value = settings.option(spec.platform, spec.attr)
-        if isinstance(value, Secret):
-            shown = "(set)" if value else "(not set)"
-        elif isinstance(value, bool):  # as it is written in .env
-            shown = "1" if value else "0"
-        elif isinstance(value, tuple):
-            shown = ", ".join(str(v) for v in value)
-        elif isinstance(value, time):
-            shown = f"{value:%H:%M}"
-        elif isinstance(value, timedelta):
-            shown = duration_text(value)
-        elif isinstance(value, ZoneInfo):
-            shown = value.key
-        elif isinstance(value, float):  # SMTP_RATE=10, not 10.0
-            shown = str(int(value)) if value.is_integer() else str(value)
-        else:  # as it would be written in .env: nothing for a value that is not set
-            shown = "" if value is None else str(value)
-        source = settings.sources.get(name, "default")
-        if source == "default" and not spec.secret:
-            shown = spec.default  # as documented (24h), not as read back (1d)
-        if not shown and name in _STAND_INS:
-            source += f"; empty, so {getattr(settings, _STAND_INS[name])} is used"
-        rows.append((name, shown, source))
-    return rows
-
-
-# Settings whose empty value means a value worked out when used, which `bot config` shows beside it.
-_STAND_INS = {"BOT_PUBLIC_URL": "effective_public_url", "MAIL_FROM": "effective_mail_from",
-              "BOT_NEWSLETTER_NAME": "title"}
 
 
 def require_queue_dir(settings: Settings) -> Path:

@@ -1,0 +1,60 @@
+"""Settings as `bot config` shows them: each one's value as .env would write it, secrets masked, and its source."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+from .setting_values import Secret
+from .settings import Settings, specs
+
+
+def duration_text(delta: timedelta) -> str:
+    """A duration as BOT_* settings write it: 24h, 30s, 14d, 90m."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, value, source) for every setting, secrets masked, for `bot config`."""
+    rows = []
+    by_attr = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    for name, spec in specs().items():
+        if not spec.platform:
+            value = by_attr[spec.attr]
+        elif spec.attr == "backend":
+            value = settings.platform_backends[spec.platform]
+        else:
+            value = settings.option(spec.platform, spec.attr)
+        if isinstance(value, Secret):
+            shown = "(set)" if value else "(not set)"
+        elif isinstance(value, bool):  # as it is written in .env
+            shown = "1" if value else "0"
+        elif isinstance(value, tuple):
+            shown = ", ".join(str(v) for v in value)
+        elif isinstance(value, time):
+            shown = f"{value:%H:%M}"
+        elif isinstance(value, timedelta):
+            shown = duration_text(value)
+        elif isinstance(value, ZoneInfo):
+            shown = value.key
+        elif isinstance(value, float):  # SMTP_RATE=10, not 10.0
+            shown = str(int(value)) if value.is_integer() else str(value)
+        else:  # as it would be written in .env: nothing for a value that is not set
+            shown = "" if value is None else str(value)
+        source = settings.sources.get(name, "default")
+        if source == "default" and not spec.secret:
+            shown = spec.default  # as documented (24h), not as read back (1d)
+        if not shown and name in _STAND_INS:
+            source += f"; empty, so {getattr(settings, _STAND_INS[name])} is used"
+        rows.append((name, shown, source))
+    return rows
+
+
+# Settings whose empty value means a value worked out when used, which `bot config` shows beside it.
+_STAND_INS = {"BOT_PUBLIC_URL": "effective_public_url", "MAIL_FROM": "effective_mail_from",
+              "BOT_NEWSLETTER_NAME": "title"}
