@@ -330,6 +330,8 @@ def doctor(app: App) -> None:
         click.echo(f"{mark} {f'{finding.kind} ({finding.backend})':<{width}}  {finding.detail}")
         if finding.fix:
             click.echo(f"    {'':<{width}}  -> {finding.fix}")
+        for line in finding.more:
+            click.echo(f"    {'':<{width}}  {line}")
     sys.exit(0 if all(f.ok for f in findings) else 1)
 
 

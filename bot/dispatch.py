@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from . import keys, mail, media, social, utm
+from . import keys, mail, media, signing, social, utm
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
 from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
-from .errors import ChannelAuthError, ChannelError, TransientChannelError
+from .errors import ChannelAuthError, ChannelError, ConfigError, TransientChannelError
 from .fanout import BACKOFF, Fanout, results
 from .ledger import Delivery, Ledger
 from .ledger import sent as sent_book
@@ -272,7 +272,8 @@ class Dispatcher:
         edition = self.ledger.edition(edition_id)
         prepared = mail.prepare(Newsletter(edition.subject, "", edition.html, edition.text, edition.item_ids),
                                 mail_from=self.settings.effective_mail_from,
-                                public_url=self.settings.effective_public_url, date=self.now())
+                                public_url=self.settings.effective_public_url, date=self.now(),
+                                signer=signing.for_channel(self.settings, channel))
         key = keys.root(self.settings)  # make_token derives the unsubscribe key from it
         instance = self.ledger.instance
         while Fanout(self, channel, edition_id, prepared, key, instance).run():
@@ -311,7 +312,11 @@ def send_notice(settings: Settings, channel: Channel | None, kind: str, address:
     run or a web request down with it."""
     if channel is None:
         return "the email channel is off, or paused for this run"
-    notice = mail.prepare_notice(subject, text, mail_from=settings.effective_mail_from, date=now)
+    try:
+        signer = signing.for_channel(settings, channel)
+    except ConfigError as exc:
+        return str(exc)
+    notice = mail.prepare_notice(subject, text, mail_from=settings.effective_mail_from, date=now, signer=signer)
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
     digest = hashlib.sha256(f"{address}\n{text}".encode()).hexdigest()[:12]
     message = OutgoingMail(f"{kind}-{stamp}", notice, address, "", "", f"<{kind}.{stamp}.{digest}@{notice.domain}>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .channels import kinds, open_channel
 from .errors import ChannelAuthError, ChannelError, ConfigError, FinalChannelError, TransientChannelError
@@ -31,6 +32,7 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    more: tuple[str, ...] = ()  # lines to show under it as they are (a DNS record to copy)
 
 
 def examine(settings: Settings) -> list[Finding]:
@@ -62,7 +64,46 @@ def examine(settings: Settings) -> list[Finding]:
         require_queue_dir(settings)
     except ConfigError as exc:  # said among the findings, so that the backends are checked all the same
         findings.insert(0, Finding("queue", "folder", False, str(exc)))
+    if settings.dkim_domain:
+        findings.append(_dkim(settings))
     if settings.email_backend == "outbox" and not settings.public_url:
         findings.append(Finding("email", "links", True, "unsubscribe links point at http://localhost:8080 "
                                 "(set BOT_PUBLIC_URL before real mail goes out)"))
-    return [Finding(f.kind, f.backend, f.ok, settings.redact(f.detail), f.fix) for f in findings]
+    return [Finding(f.kind, f.backend, f.ok, settings.redact(f.detail), f.fix, f.more) for f in findings]
+
+
+def _dkim(settings: Settings) -> Finding:
+    """The key readable and usable, a message signed with it passing dkimpy's own check against the record to
+    publish, and the signing domain aligned with MAIL_FROM's (DMARC compares them)."""
+    import dkim
+
+    from . import mail, signing
+
+    try:
+        signer = signing.load(settings)
+    except ConfigError as exc:
+        return Finding("email", "dkim", False, str(exc), "point DKIM_PRIVATE_KEY_FILE at the key's PEM file, readable by Herald's user")
+    assert signer is not None  # DKIM_DOMAIN is set, and the settings refuse a partial DKIM_*
+    record = signer.record()
+    sample = mail.prepare_notice("DKIM check", "A message signed to check the key.", date=_now(),
+                                 mail_from=settings.effective_mail_from, signer=signer)
+    signed = sample.message("check@example.org", "", "", f"<dkim-check@{sample.domain}>")
+    published = f"{signer.record_name}.".encode()
+    if not dkim.verify(signed, dnsfunc=lambda name, timeout=5: record.encode() if name == published else None):
+        return Finding("email", "dkim", False, f"a message signed with {signer.source} does not verify",
+                       "check that DKIM_PRIVATE_KEY_FILE holds the whole key")
+    sender = sample.domain.lower()
+    domain = settings.dkim_domain
+    more = (f"publish this DNS TXT record at {signer.record_name}:", record)
+    if sender != domain and not sender.endswith(f".{domain}") and not domain.endswith(f".{sender}"):
+        return Finding("email", "dkim", False, f"signs as {domain}, but MAIL_FROM is at {sender}: receivers' DMARC "
+                       "checks want the two to match", f"send from an address at {domain} (MAIL_FROM), or sign as DKIM_DOMAIN={sender}", more)
+    # RFC 8463 is young: receivers that do not check Ed25519 yet see an Ed25519-only message as unsigned.
+    caveat = "; not every receiver checks Ed25519 yet: an RSA 2048 key is checked by all" if signer.key_type == "ed25519" \
+        else ""
+    return Finding("email", "dkim", True, f"signs as {domain} with selector {signer.selector} "
+                   f"({signer.key_description}); a test message verifies{caveat}", more=more)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -16,6 +16,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from .errors import ConfigError, RenderError, quoted
 from .render import Newsletter
+from .signing import Signer
 
 TOKEN_LENGTH = 32
 TOKEN_PLACEHOLDER = "HERALD-TOKEN-" + "x" * (TOKEN_LENGTH - 13)
@@ -47,6 +48,7 @@ class PreparedEdition:
     sender_address: str
     date: datetime
     list_unsubscribe: bool = True  # False for one-off notices: alerts, confirmation links
+    signer: Signer | None = None  # DKIM, for the backends that send these bytes as they are
     # The same, dot-stuffed for SMTP's DATA: computed once per edition, here.
     wire_head: bytes = b""
     wire_body: tuple[bytes | tuple[int, ...], ...] = ()
@@ -59,12 +61,17 @@ class PreparedEdition:
         return unsubscribe_url(self.public_url, token)
 
     def message(self, address: str, name: str, token: str, message_id: str) -> bytes:
-        """The whole RFC 5322 message for one recipient, CRLF line ends."""
-        return self._assemble(self.head, self.body, address, name, token, message_id)
+        """The whole RFC 5322 message for one recipient, CRLF line ends; DKIM-signed when there is a signer."""
+        message = self._assemble(self.head, self.body, address, name, token, message_id)
+        return message if self.signer is None else self.signer.sign(message) + message
 
     def wire(self, address: str, name: str, token: str, message_id: str) -> bytes:
         """The same message as SMTP's DATA carries it: dot-stuffed and ended by the lone dot. The stuffing was
         done once per edition (no token, address or header Herald fills in can start a line with a dot)."""
+        if self.signer is not None:
+            # Signed over the message itself, then stuffed whole: the signature covers what the receiver un-stuffs.
+            data = _stuffed(self.message(address, name, token, message_id))
+            return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
         return self._assemble(self.wire_head, self.wire_body, address, name, token, message_id) + b".\r\n"
 
     def _assemble(self, head: bytes, body: tuple[bytes | tuple[int, ...], ...], address: str, name: str,
@@ -121,7 +128,8 @@ def sender(mail_from: str) -> tuple[str, str]:
     return name, address
 
 
-def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: datetime) -> PreparedEdition:
+def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: datetime,
+            signer: Signer | None = None) -> PreparedEdition:
     """Encode the edition once: headers shared by all, and both parts quoted-printable with token slots."""
     name, address = sender(mail_from)
     message = _message(newsletter, name, address, date)
@@ -131,10 +139,12 @@ def prepare(newsletter: Newsletter, *, mail_from: str, public_url: str, date: da
     head, chunks = _slots(message)
     if len(chunks) < 5:  # the footer link of each part, at least
         raise RenderError("the newsletter templates must show the unsubscribe link in both parts")
-    return PreparedEdition(head, chunks, address.rpartition("@")[2], public_url, newsletter, name, address, date)
+    return PreparedEdition(head, chunks, address.rpartition("@")[2], public_url, newsletter, name, address, date,
+                           signer=signer)
 
 
-def prepare_notice(subject: str, text: str, *, mail_from: str, date: datetime) -> PreparedEdition:
+def prepare_notice(subject: str, text: str, *, mail_from: str, date: datetime,
+                   signer: Signer | None = None) -> PreparedEdition:
     """A one-off plain-text message to staff or to one person (an alert, a confirmation link): no unsubscribe
     header, since it is not list mail. Channels send it like any other OutgoingMail (with an empty token)."""
     name, address = sender(mail_from)
@@ -143,7 +153,7 @@ def prepare_notice(subject: str, text: str, *, mail_from: str, date: datetime) -
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     head, chunks = _slots(message)
     return PreparedEdition(head, chunks, address.rpartition("@")[2], "", newsletter, name, address, date,
-                           list_unsubscribe=False)
+                           list_unsubscribe=False, signer=signer)
 
 
 def _message(newsletter: Newsletter, name: str, address: str, date: datetime) -> EmailMessage:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import mail, media, private, social, utm
+from . import mail, media, private, signing, social, utm
 from .channels.outbox import post_file
 from .clock import next_slot
 from .content import Item, Problem
@@ -91,8 +91,10 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
                                        unsubscribe_url=token_url)
         for name, content in (("newsletter.html", newsletter.html), ("newsletter.txt", newsletter.text)):
             private.write_atomically(out / name, content.replace(mail.TOKEN_PLACEHOLDER, PREVIEW_TOKEN).encode())
+        # Signed when DKIM is set, as the smtp, ses and outbox backends would send it.
         prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
-                                public_url=settings.effective_public_url, date=result.slot)
+                                public_url=settings.effective_public_url, date=result.slot,
+                                signer=signing.load(settings))
         eml = prepared.message("subscriber@example.org", "Preview Subscriber", PREVIEW_TOKEN,
                                f"<preview@{prepared.domain}>")
         private.write_atomically(out / "newsletter.eml", eml)

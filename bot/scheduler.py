@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from . import alerts, mail, private, queue, social
+from . import alerts, mail, private, queue, signing, social
 from .approval import Gate
 from .channels import Channels, OutgoingMail, Sent
 from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
@@ -183,6 +183,7 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
     else:
         polled = []
     loaded = queue.load(settings)
+    signing.load(settings)  # a DKIM key that cannot be used stops the run here, before anything is sent
     report = RunReport(now, invalid=list(loaded.problems))
     # What the feeds brought is said with what went out: the staff look for it there, not in the log.
     report.imported = [f"imported from {done.source}: {path}" + (f" (a draft: {why})" if why else "")
@@ -207,6 +208,7 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
 def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | None = None) -> RunReport:
     """`bot newsletter send`: one edition of every email item due and not yet sent, at once."""
     loaded = queue.load(settings)
+    signing.load(settings)
     report = RunReport(now, invalid=list(loaded.problems))
     channels = Channels(settings)
     if not channels.enabled("email"):
@@ -241,16 +243,17 @@ def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str
                 raise HeraldError("nothing to test: no email item is due by the next slot and no edition was sent yet")
             last = ledger.edition(editions[-1])
             newsletter = Newsletter("[TEST] " + last.subject, "", last.html, last.text, last.item_ids)
-    prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
-                            public_url=settings.effective_public_url, date=now)
-    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-    message = OutgoingMail(f"test-{stamp}", prepared, address, "", TEST_TOKEN,
-                           f"<test.{stamp}.{os.getpid()}@{prepared.domain}>")
     channels = Channels(settings)
     try:
         channel = channels.get("email")
         if channel is None:
             raise ConfigError("BOT_EMAIL_BACKEND is off: there is nothing to send the test copy with")
+        prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
+                                public_url=settings.effective_public_url, date=now,
+                                signer=signing.for_channel(settings, channel))
+        stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+        message = OutgoingMail(f"test-{stamp}", prepared, address, "", TEST_TOKEN,
+                               f"<test.{stamp}.{os.getpid()}@{prepared.domain}>")
         outcome = channel.send([message])[0]
     finally:
         channels.close()

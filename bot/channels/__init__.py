@@ -124,7 +124,8 @@ class Channel(Protocol):
     batch_size: int  # how many messages one send() takes
     limit: int | None  # a social backend's own length limit when its server says (Mastodon), else None
     # Optional: `connections` (parallel senders dispatch may run; send() is then called from that many threads)
-    # and `rate` (messages a second at most); absent means 1 and no limit.
+    # and `rate` (messages a second at most); absent means 1 and no limit. `sends_raw`: True when a message's bytes
+    # are handed over as they are, so that they carry Herald's DKIM signature (bot.signing); absent means False.
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         """One outcome per message, in order. Raises ChannelAuthError when the credentials are refused and

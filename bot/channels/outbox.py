@@ -31,6 +31,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 class Outbox:
     name = "outbox"
+    sends_raw = True  # the message's bytes go as they are: they can carry a DKIM signature (bot.signing)
     batch_size = 1
     limit: int | None = None
 

@@ -58,6 +58,7 @@ def _why(exc: BaseException, timeout: float) -> str:
 
 class SmtpChannel:
     name = "smtp"
+    sends_raw = True  # the message's bytes go as they are: they can carry a DKIM signature (bot.signing)
     batch_size = 1
     limit: int | None = None
 
