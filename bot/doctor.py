@@ -82,7 +82,8 @@ def _dkim(settings: Settings) -> Finding:
     try:
         signer = signing.load(settings)
     except ConfigError as exc:
-        return Finding("email", "dkim", False, str(exc), "point DKIM_PRIVATE_KEY_FILE at the key's PEM file, readable by Herald's user")
+        return Finding("email", "dkim", False, str(exc),
+                       "point DKIM_PRIVATE_KEY_FILE at the key's PEM file, readable by Herald's user")
     assert signer is not None  # DKIM_DOMAIN is set, and the settings refuse a partial DKIM_*
     record = signer.record()
     sample = mail.prepare_notice("DKIM check", "A message signed to check the key.", date=_now(),
@@ -97,10 +98,12 @@ def _dkim(settings: Settings) -> Finding:
     more = (f"publish this DNS TXT record at {signer.record_name}:", record)
     if sender != domain and not sender.endswith(f".{domain}") and not domain.endswith(f".{sender}"):
         return Finding("email", "dkim", False, f"signs as {domain}, but MAIL_FROM is at {sender}: receivers' DMARC "
-                       "checks want the two to match", f"send from an address at {domain} (MAIL_FROM), or sign as DKIM_DOMAIN={sender}", more)
+                       "checks want the two to match",
+                       f"send from an address at {domain} (MAIL_FROM), or sign as DKIM_DOMAIN={sender}", more)
     # RFC 8463 is young: receivers that do not check Ed25519 yet see an Ed25519-only message as unsigned.
-    caveat = "; not every receiver checks Ed25519 yet: an RSA 2048 key is checked by all" if signer.key_type == "ed25519" \
-        else ""
+    caveat = ""
+    if signer.key_type == "ed25519":
+        caveat = "; not every receiver checks Ed25519 yet: an RSA 2048 key is checked by all"
     return Finding("email", "dkim", True, f"signs as {domain} with selector {signer.selector} "
                    f"({signer.key_description}); a test message verifies{caveat}", more=more)
 

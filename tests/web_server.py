@@ -20,22 +20,22 @@ from bot.web.server import serve
 
 
 @contextmanager
-def running(settings: Settings, with_scheduler: bool = False) -> Iterator[str]:
-    """Yields the base URL; stops the server (and its scheduler) at the end."""
+def running(settings: Settings, with_scheduler: bool = False, port: int = 0) -> Iterator[str]:
+    """Yields the base URL; stops the server (and its scheduler) at the end. `port` 0: any free one."""
     stopping = threading.Event()
-    port: queue.Queue[int] = queue.Queue()
+    bound_port: queue.Queue[int] = queue.Queue()
     failures: list[BaseException] = []
 
     def target() -> None:
         try:
-            serve(settings, "127.0.0.1", 0, with_scheduler, ready=port.put, stopping=stopping)
+            serve(settings, "127.0.0.1", port, with_scheduler, ready=bound_port.put, stopping=stopping)
         except BaseException as exc:  # surfaced to the test below
             failures.append(exc)
-            port.put(0)
+            bound_port.put(0)
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    bound = port.get(timeout=60)
+    bound = bound_port.get(timeout=60)
     if failures:
         raise failures[0]
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -61,13 +61,15 @@ def create_app(settings: Settings) -> Flask:
     # BOT_PROXIES (the forwarded client address and scheme) is read by Waitress alone: see server.serve.
     csrf.init_app(app)
 
-    from . import accounts, admin, auth, calendar, items, media, notices, public, webhooks
+    from . import accounts, admin, auth, calendar, embed, items, media, notices, public, webhooks
 
     notices.install(app)  # subscribe requests are handled in the background: see notices
     app.register_blueprint(public.blueprint)
     app.register_blueprint(webhooks.blueprint)
     csrf.exempt(webhooks.blueprint)  # signed by the provider instead
     csrf.exempt(public.unsubscribe)  # RFC 8058: mail clients POST without cookie or token; the token is the key
+    csrf.exempt(public.subscribe)  # checked by embed: Herald's token, or the Origin of a site in BOT_EMBED_ORIGINS
+    embed.install(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(items.blueprint)
@@ -138,10 +140,7 @@ def create_app(settings: Settings) -> Flask:
         return render_template("message.html.j2", heading="Not allowed",
                                lines=["This page does not take that kind of request."]), 405
 
-    @app.errorhandler(429)
-    def too_many(exc: Exception) -> tuple[str, int]:
-        return render_template("message.html.j2", heading="Please wait",
-                               lines=["There were too many requests from here. Please try again later."]), 429
+    app.register_error_handler(429, too_many)
 
     @app.errorhandler(400)
     def bad_request(exc: Exception) -> tuple[str, int]:
@@ -149,6 +148,15 @@ def create_app(settings: Settings) -> Flask:
             "The form expired or was incomplete. Go back, reload the page and try again."]), 400
 
     return app
+
+
+def too_many(exc: Exception) -> tuple[str | Response, int]:
+    from . import embed
+
+    line = "There were too many requests from here. Please try again later."
+    if request.path == "/subscribe" and embed.wants_json():  # a script on an embedding site reads it
+        return jsonify(ok=False, message=line), 429
+    return render_template("message.html.j2", heading="Please wait", lines=[line]), 429
 
 
 def rate_limited(endpoint: str, limit: str, key: Callable[[], str] | None = None,

@@ -14,7 +14,7 @@ from .. import approval, report
 from ..clock import from_utc_iso
 from ..errors import HeraldError
 from ..ledger import review as book
-from . import ledger, settings
+from . import embed, ledger, settings
 from .auth import require, staff_member
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -27,8 +27,10 @@ def _now() -> datetime:
 @blueprint.get("")
 @require("editor")
 def agenda() -> str:
-    data = report.status(settings(), _now())
-    return render_template("admin.html.j2", data=data, notice=session.pop("notice", None))
+    config = settings()
+    data = report.status(config, _now())
+    return render_template("admin.html.j2", data=data, notice=session.pop("notice", None),
+                           snippet=embed.snippet(config), embed_origins=config.embed_origins)
 
 
 def _back(item_id: str) -> Response:

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from .. import mail, subscribers
@@ -17,7 +18,7 @@ from ..clock import human_duration
 from ..ledger import Edition, Ledger
 from ..render import day_label
 from ..settings import Settings
-from . import ARCHIVE_CSP, ledger, notices, rate_limited, settings
+from . import ARCHIVE_CSP, embed, ledger, notices, rate_limited, settings
 
 blueprint = Blueprint("public", __name__)
 
@@ -29,7 +30,7 @@ def _now() -> datetime:
 def _address_key() -> str:
     """Rate-limit key for one address, whoever asks and however it is spelt (normalised as it is stored, so that
     full-width letters or another case are the same mailbox; hashed: the limiter keeps no addresses)."""
-    raw = request.form.get("email", "")
+    raw = embed.field("email")
     try:
         address = subscribers.normalize_address(raw)
     except ValueError:  # refused with a 400 anyway; still counted, under what was typed
@@ -42,24 +43,33 @@ def home() -> str:
     return render_template("subscribe.html.j2", error=None, email="", name="")
 
 
-@blueprint.get("/subscribe")
+# OPTIONS /subscribe is the CORS preflight of embedding sites (embed.preflight), not Flask's automatic answer.
+@blueprint.get("/subscribe", provide_automatic_options=False)
 def subscribe_form() -> str:
     return render_template("subscribe.html.j2", error=None, email="", name="")
 
 
-@blueprint.post("/subscribe")
-def subscribe() -> tuple[str, int] | str:
-    raw_email = request.form.get("email", "")
-    name = subscribers.clean_name(request.form.get("name", ""))
+@blueprint.post("/subscribe", provide_automatic_options=False)
+def subscribe() -> ResponseReturnValue:
+    """Herald's own form (its CSRF token), an embedding site's form or script (its Origin: embed._guard)."""
+    raw_email = embed.field("email")
+    name = subscribers.clean_name(embed.field("name"))
     try:
         email = subscribers.normalize_address(raw_email)
     except ValueError as exc:
+        if embed.wants_json():
+            return embed.bad_address(str(exc))
+        # Also for an embedding site's form: Herald cannot show the error on that site's page, so on its own.
         return render_template("subscribe.html.j2", error=f"That address does not look right: {exc}",
                                email=raw_email, name=name), 400
     config = settings()
     # The same answer whoever asks, at once: the request is recorded and any link mailed in the background, so
-    # neither the page nor the time it takes tells whether an address is on the list.
-    notices.of().submit(partial(_ask, config, current_app.config["HERALD_KEY"], email, name))
+    # neither the page nor the time it takes tells whether an address is on the list. The honeypot filled, the
+    # answer is the same too, so that a program learns nothing from it.
+    if not embed.field(embed.HONEYPOT):
+        notices.of().submit(partial(_ask, config, current_app.config["HERALD_KEY"], email, name))
+    if embed.wants_json() or embed.origin():
+        return embed.answer()
     return render_template("message.html.j2", heading="Check your inbox", lines=[
         f"If {email} can receive {config.title}, a message with a confirmation link is on its way.",
         "Open it and follow the link to start receiving the newsletter. Nothing happens until you do.",
