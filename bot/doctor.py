@@ -17,6 +17,8 @@ FIXES: dict[tuple[str, str], str] = {
     ("email", "mailgun"): "create a key at https://app.mailgun.com/settings/api_security and check MAILGUN_DOMAIN "
                           "and MAILGUN_BASE_URL (EU accounts: https://api.eu.mailgun.net)",
     ("email", "sendgrid"): "create a key with the Mail Send permission at https://app.sendgrid.com/settings/api_keys",
+    ("email", "ses"): "check SES_REGION and the credentials (SES_ACCESS_KEY_ID and SES_SECRET_ACCESS_KEY, or AWS's "
+                      "own chain), and that MAIL_FROM's domain is a verified identity in that region",
 }
 
 

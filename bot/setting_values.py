@@ -217,6 +217,19 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _topic_arns(raw: str) -> tuple[str, ...]:
+    """SNS topics, by ARN, separated by commas: arn:aws:sns:eu-west-1:123456789012:herald-bounces."""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if not re.fullmatch(r"arn:aws(-cn|-us-gov)?:sns:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_.-]{1,256}", part):
+            raise ValueError(f"{quoted(part)} is not an SNS topic's ARN such as "
+                             "arn:aws:sns:eu-west-1:123456789012:herald-bounces")
+        found.append(part)
+    return tuple(found)
+
+
 def _aws_region(raw: str) -> str:
     value = raw.strip()
     if value and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", value):

@@ -38,6 +38,7 @@ from .setting_values import (
     _switch,
     _templates_folder,
     _text,
+    _topic_arns,
     _url_list,
     _zone,
     parse_clock,
@@ -114,6 +115,7 @@ SPECS: dict[str, Spec] = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": Spec("mailgun_webhook_key", _secret, "", secret=True),
     "SENDGRID_WEBHOOK_PUBLIC_KEY": Spec("sendgrid_webhook_public_key", _text, ""),
     "BOT_SNS_CERT_HOSTS": Spec("sns_cert_hosts", _hosts, ""),
+    "BOT_SNS_TOPIC_ARNS": Spec("sns_topic_arns", _topic_arns, ""),
     "BOT_EMBED_ORIGINS": Spec("embed_origins", _origins, ""),
 }
 
@@ -206,6 +208,7 @@ class Settings:
     mailgun_webhook_key: Secret
     sendgrid_webhook_public_key: str
     sns_cert_hosts: tuple[str, ...]  # hosts SNS signing certificates may come from; empty: SNS's own
+    sns_topic_arns: tuple[str, ...]  # the SNS topics whose messages /webhooks/ses takes; empty: none
     embed_origins: tuple[str, ...]  # sites whose own form may POST /subscribe without Herald's CSRF token
     # Each platform's backend, and its options by key (bot.platforms declares them; each platform reads its own).
     platform_backends: Mapping[str, str] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ SIGNED = (b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b
 # relaxed headers survive a relay's re-folding; a simple body is hashed as sent (it is already CRLF and 7-bit).
 CANONICALIZATION = b"relaxed/simple"
 _POLICY = CanonicalizationPolicy.from_c_value(CANONICALIZATION)
-_SIGNED_SET = frozenset(SIGNED)
 _MEMO = 64  # remembered canonical fields: an edition's fixed ones, a few times over
 _NAME = b"DKIM-Signature"
 MIN_RSA_BITS = 1024  # RFC 8301: shorter keys are not accepted by verifiers
@@ -48,6 +47,12 @@ class Signer:
     selector: str
     pem: bytes
     source: str  # the key file's name, for messages
+    # Fields a backend's provider replaces on the way (SES: Date and Message-ID), which a signature must leave out.
+    replaced: tuple[bytes, ...] = ()
+
+    @cached_property
+    def fields(self) -> tuple[bytes, ...]:
+        return tuple(name for name in SIGNED if name not in self.replaced)
 
     @cached_property
     def key(self) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
@@ -89,13 +94,13 @@ class Signer:
         body = Simple.canonicalize_body(message[end + 4 :])
         fields = [(b"v", b"1"), (b"a", self.algorithm), (b"c", CANONICALIZATION), (b"d", self.domain.encode()),
                   (b"s", self.selector.encode()), (b"t", str(int(time.time())).encode()),
-                  (b"h", b" : ".join(SIGNED)), (b"bh", base64.b64encode(hashlib.sha256(body).digest())),
+                  (b"h", b" : ".join(self.fields)), (b"bh", base64.b64encode(hashlib.sha256(body).digest())),
                   # As dkimpy does: a long stand-in puts b= on a line of its own, so that folding the real value
                   # later cannot move anything before it, which is what was hashed.
                   (b"b", b"0" * 60)]
         unsigned = dkim.RE_BTAG.sub(b"\\1", _folded(fields))
         hasher = hashlib.sha256()
-        dkim.hash_headers(hasher, _POLICY, headers, SIGNED, (_NAME, b" " + unsigned), None)
+        dkim.hash_headers(hasher, _POLICY, headers, self.fields, (_NAME, b" " + unsigned), None)
         fields[-1] = (b"b", base64.b64encode(self._signature(hasher.digest())))
         return _NAME + b": " + _folded(fields) + b"\r\n"
 
@@ -104,7 +109,7 @@ class Signer:
         recipient, so each is worked out once and remembered (only To, Message-ID and List-Unsubscribe differ)."""
         found = []
         for name, value in headers:
-            if name.lower() not in _SIGNED_SET:
+            if name.lower() not in self.fields:
                 continue
             key = (name, value)
             canonical = self._seen.get(key)
@@ -130,7 +135,7 @@ class Signer:
         return f"Signer({self.record_name}, {self.source})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Signer, (self.domain, self.selector, self.pem, self.source))
+        return (Signer, (self.domain, self.selector, self.pem, self.source, self.replaced))
 
 
 def _folded(fields: list[tuple[bytes, bytes]]) -> bytes:
@@ -160,8 +165,11 @@ def _parse_key(pem: bytes, source: str) -> rsa.RSAPrivateKey | ed25519.Ed25519Pr
 
 def for_channel(settings: Settings, channel: object) -> Signer | None:
     """The signer for what `channel` sends: only a channel that hands the message's bytes over as they are
-    (`sends_raw`) can carry Herald's signature; a mail API builds its own message and signs it itself."""
-    return load(settings) if getattr(channel, "sends_raw", False) else None
+    (`sends_raw`) can carry Herald's signature; a mail API builds its own message and signs it itself. Fields the
+    channel's provider replaces (its `rewrites`: SES sets its own Date and Message-ID) are left unsigned."""
+    signer = load(settings) if getattr(channel, "sends_raw", False) else None
+    replaced = tuple(name.lower().encode() for name in getattr(channel, "rewrites", ()))
+    return replace(signer, replaced=replaced) if signer is not None and replaced else signer
 
 
 def load(settings: Settings) -> Signer | None:

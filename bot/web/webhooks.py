@@ -1,4 +1,5 @@
-"""Provider webhooks: bounces and complaints from Mailgun and SendGrid, verified by signature, suppress the address.
+"""Provider webhooks: bounces and complaints from Mailgun, SendGrid and Amazon SES (through SNS), verified by
+signature, suppress the address.
 
 An unsigned, badly signed, stale or replayed call changes nothing.
 """
@@ -9,15 +10,17 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import time
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from typing import Any
 
 from flask import Blueprint, abort, request
 
 from .. import subscribers
-from . import ledger, settings
+from . import ledger, settings, sns
 
 log = logging.getLogger("herald")
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -125,3 +128,83 @@ def sendgrid() -> tuple[str, int]:
             outcome = "ignored"
         log.info("sendgrid webhook: %s for a subscriber: %s", name, outcome)
     return "ok", 200
+
+
+@blueprint.post("/ses")
+def ses() -> tuple[str, int]:
+    """Amazon SES's bounces and complaints, published to an SNS topic this address is subscribed to over HTTPS."""
+    message = sns.parse(request.get_data())  # JSON, though SNS says text/plain
+    if message is None:
+        abort(400)
+    # Any AWS account can publish a well-signed message to its own topic, and subscribe this address to it: only the
+    # organisation's topics count, checked before anything is fetched or confirmed.
+    if message["TopicArn"] not in settings().sns_topic_arns:
+        log.warning("ses webhook: refused a message of %s, which is not in BOT_SNS_TOPIC_ARNS", message["TopicArn"])
+        abort(403)
+    try:
+        sns.verify(message, settings())
+    except sns.Untrusted as exc:
+        log.warning("ses webhook: refused: %s", exc)
+        abort(403)
+    except sns.Unavailable as exc:
+        log.warning("ses webhook: %s; SNS will try again", exc)
+        return "try again later", 503
+    if sns.age(message) > MAX_AGE or not subscribers.first_time(ledger(), f"ses:{message['MessageId']}", _now()):
+        return "already seen", 200
+    topic = message["TopicArn"]
+    if message["Type"] == "SubscriptionConfirmation":
+        return _confirm_subscription(message["SubscribeURL"], topic)
+    if message["Type"] == "UnsubscribeConfirmation":
+        log.info("ses webhook: this address no longer receives %s", topic)
+        return "ok", 200
+    for email, kind, detail in _ses_events(message["Message"]):
+        outcome = _record(email, kind, "ses", detail)
+        log.info("ses webhook: %s for a subscriber: %s", kind, outcome)
+    return "ok", 200
+
+
+def _confirm_subscription(url: str, topic: str) -> tuple[str, int]:
+    try:
+        sns.confirm(url, settings())
+    except sns.Untrusted as exc:
+        log.warning("ses webhook: refused: %s", exc)
+        abort(403)
+    except sns.Unavailable as exc:
+        log.error("ses webhook: the subscription to %s is not confirmed (%s): confirm it in the SNS console "
+                  "(Subscriptions > Request confirmation)", topic, exc)
+        return "not confirmed", 502
+    log.info("ses webhook: confirmed the subscription to %s", topic)
+    return "confirmed", 200
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _ses_events(text: str) -> list[tuple[str, str, str]]:
+    """(address, kind, detail) for each recipient of an SES bounce or complaint (as SES notifications or a
+    configuration set's event publishing write them); nothing for any other message."""
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(event, dict):
+        return []
+    name = event.get("notificationType") or event.get("eventType")
+    found = event.get(str(name).lower())
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    if name == "Bounce":
+        # Permanent: the address does not exist; Transient and Undetermined may pass (a full mailbox).
+        kind = "hard" if details.get("bounceType") == "Permanent" else "soft"
+        default = f"{details.get('bounceType', '')} {details.get('bounceSubType', '')}"
+        return [(_address(r), kind, " ".join(str(r.get("diagnosticCode") or r.get("status") or default).split()))
+                for r in _objects(details.get("bouncedRecipients"))]
+    if name == "Complaint":
+        feedback = details.get("complaintFeedbackType")
+        detail = f"marked as spam ({feedback})" if isinstance(feedback, str) and feedback else "marked as spam"
+        return [(_address(r), "complaint", detail) for r in _objects(details.get("complainedRecipients"))]
+    return []
+
+
+def _address(recipient: dict[str, Any]) -> str:
+    return parseaddr(str(recipient.get("emailAddress", "")))[1]
