@@ -1,16 +1,19 @@
 """DKIM: mail -> signing -> channels: each message a raw-bytes backend sends carries a signature over those bytes.
 
-dkimpy (the reference RFC 6376 and RFC 8463 code in Python) selects, canonicalises and folds the header fields;
-the signature itself is made with cryptography (OpenSSL): dkimpy's own RSA is pure Python, 6 ms a message
-against 0.25 ms. The body is handed over as it is, not re-parsed: Herald's messages already have CRLF line
-ends, and parsing 70 kB per recipient would cost more than the rest of the send.
+Written for the fan-out's pace: dkimpy's own sign() re-parses each 70 kB message (0.9 ms a recipient with Ed25519,
+6 ms with its pure-Python RSA, against about 0.5 ms for the rest of a send). Here an edition's fixed header fields
+are read once (with dkimpy's parser), the body is hashed in the pieces it is filled in, the fields are
+canonicalised and hashed after RFC 6376 3.4.2 and 3.7, and OpenSSL (cryptography) signs: 0.1 ms with Ed25519.
+Every signature is checked with dkimpy's own verify(): by `bot doctor`, and in the tests for any recipient.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from dkim.canonicalization import CanonicalizationPolicy, Simple
+from dkim.canonicalization import Simple
 
 from .errors import ConfigError
 from .settings import Settings
@@ -33,8 +36,8 @@ SIGNED = (b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b
           b"list-unsubscribe", b"list-unsubscribe-post", b"from")
 # relaxed headers survive a relay's re-folding; a simple body is hashed as sent (it is already CRLF and 7-bit).
 CANONICALIZATION = b"relaxed/simple"
-_POLICY = CanonicalizationPolicy.from_c_value(CANONICALIZATION)
 _MEMO = 64  # remembered canonical fields: an edition's fixed ones, a few times over
+_LINE = 76  # characters a line of the signature field holds, at most, where it can be broken
 _NAME = b"DKIM-Signature"
 MIN_RSA_BITS = 1024  # RFC 8301: shorter keys are not accepted by verifiers
 
@@ -90,19 +93,53 @@ class Signer:
         end = message.find(b"\r\n\r\n")
         if end < 0:
             raise ValueError("a message to sign needs a header block and a body")
-        headers = self._canonical(dkim.rfc822_parse(message[: end + 4])[0])
-        body = Simple.canonicalize_body(message[end + 4 :])
-        fields = [(b"v", b"1"), (b"a", self.algorithm), (b"c", CANONICALIZATION), (b"d", self.domain.encode()),
-                  (b"s", self.selector.encode()), (b"t", str(int(time.time())).encode()),
-                  (b"h", b" : ".join(self.fields)), (b"bh", base64.b64encode(hashlib.sha256(body).digest())),
-                  # As dkimpy does: a long stand-in puts b= on a line of its own, so that folding the real value
-                  # later cannot move anything before it, which is what was hashed.
-                  (b"b", b"0" * 60)]
-        unsigned = dkim.RE_BTAG.sub(b"\\1", _folded(fields))
-        hasher = hashlib.sha256()
-        dkim.hash_headers(hasher, _POLICY, headers, self.fields, (_NAME, b" " + unsigned), None)
-        fields[-1] = (b"b", base64.b64encode(self._signature(hasher.digest())))
-        return _NAME + b": " + _folded(fields) + b"\r\n"
+        return self.sign_parts(message[: end + 4], [message[end + 4 :]])
+
+    def sign_parts(self, head: bytes, body: Sequence[bytes], fixed_head: bytes = b"") -> bytes:
+        """The same for a message given in parts, as an edition fills them in per recipient: `head`, header lines;
+        `fixed_head`, the lines after them that are the same for every recipient (read once, then remembered);
+        `body`, its pieces in order, hashed one after the other rather than joined again."""
+        headers = self._canonical(_fields(head)) + self._fixed(fixed_head)
+        tags, lines = self._opening(str(int(time.time())).encode())
+        body_hash = b"bh=" + base64.b64encode(_body_hash(body)) + b";"
+        hasher = hashlib.sha256(self._selected(headers))
+        # Then the signature's own field, relaxed, with b= empty and no CRLF (RFC 6376 3.7). Written on one line
+        # it is already relaxed; the lines below break only at its spaces (and inside b=, which checking leaves
+        # out), and relaxed canonicalisation turns each break back into that space.
+        hasher.update(b"dkim-signature:" + tags + b" " + body_hash + b" b=")
+        signature = b"b=" + base64.b64encode(self._signature(hasher.digest()))
+        chunks = [signature[i : i + _LINE] for i in range(0, len(signature), _LINE)]
+        return b"".join((_NAME, b": ", lines, b"\r\n ", body_hash, b"\r\n ", b"\r\n ".join(chunks), b"\r\n"))
+
+    def _opening(self, stamp: bytes) -> tuple[bytes, bytes]:
+        """The tags before bh=, on one line and folded, the same for every message signed within a second."""
+        opened = self._opened[0]  # read once: another sending thread may put the next second's in its place
+        if opened[0] != stamp:
+            fields = [(b"v", b"1"), (b"a", self.algorithm), (b"c", CANONICALIZATION), (b"d", self.domain.encode()),
+                      (b"s", self.selector.encode()), (b"t", stamp), (b"h", b" : ".join(self.fields))]
+            tags = b" ".join(tag + b"=" + value + b";" for tag, value in fields)
+            opened = (stamp, tags, _folded(tags.split(b" ")))
+            self._opened[0] = opened
+        return opened[1], opened[2]
+
+    @cached_property
+    def _opened(self) -> list[tuple[bytes, bytes, bytes]]:
+        return [(b"", b"", b"")]
+
+    def _fixed(self, head: bytes) -> list[tuple[bytes, bytes]]:
+        if not head:
+            return []
+        found = self._heads.get(head)
+        if found is None:
+            found = self._canonical(dkim.rfc822_parse(head)[0])
+            if len(self._heads) > _MEMO:
+                self._heads.clear()
+            self._heads[head] = found
+        return found
+
+    @cached_property
+    def _heads(self) -> dict[bytes, list[tuple[bytes, bytes]]]:
+        return {}
 
     def _canonical(self, headers: list[list[bytes]]) -> list[tuple[bytes, bytes]]:
         """The signed fields, canonicalised: an edition's From, Subject, Date and MIME fields are the same for every
@@ -114,12 +151,21 @@ class Signer:
             key = (name, value)
             canonical = self._seen.get(key)
             if canonical is None:
-                canonical = _POLICY.canonicalize_headers([key])[0]
+                canonical = (name.lower().rstrip(), _relaxed(value) + b"\r\n")
                 if len(self._seen) > _MEMO:
                     self._seen.clear()
                 self._seen[key] = canonical
             found.append(canonical)
         return found
+
+    def _selected(self, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """The signed fields in h= order, each `name:value` as relaxed canonicalisation writes it; a name listed
+        again takes the next occurrence up from the bottom, and one with none left adds nothing (RFC 6376 5.4.2),
+        as dkimpy's select_headers does."""
+        by_name: dict[bytes, list[bytes]] = {}
+        for name, value in headers:
+            by_name.setdefault(name, []).append(name + b":" + value)
+        return b"".join(by_name[name].pop() for name in self.fields if by_name.get(name))
 
     @cached_property
     def _seen(self) -> dict[tuple[bytes, bytes], tuple[bytes, bytes]]:
@@ -138,9 +184,52 @@ class Signer:
         return (Signer, (self.domain, self.selector, self.pem, self.source, self.replaced))
 
 
-def _folded(fields: list[tuple[bytes, bytes]]) -> bytes:
-    folded: bytes = dkim.fold(b"; ".join(b"=".join(field) for field in fields), namelen=len(_NAME))
-    return folded
+def _body_hash(pieces: Sequence[bytes]) -> bytes:
+    """SHA-256 of the body's "simple" canonical form (RFC 6376 3.4.3): as it is, its trailing empty lines but one
+    dropped. Only the end can hold those, so only the last piece is canonicalised (all of it, if that is too short
+    to be sure)."""
+    pieces = [piece for piece in pieces if piece]
+    if len(pieces) > 1 and len(pieces[-1].rstrip(b"\r\n")) == 0:
+        pieces = [b"".join(pieces)]
+    hasher = hashlib.sha256()
+    for piece in pieces[:-1]:
+        hasher.update(piece)
+    hasher.update(Simple.canonicalize_body(pieces[-1] if pieces else b""))
+    return hasher.digest()
+
+
+_FOLDS = re.compile(rb"\r?\n")
+_SPACES = re.compile(rb"[\t ]+")
+
+
+def _fields(head: bytes) -> list[list[bytes]]:
+    """The header fields of `head` as dkimpy's parser gives them ([name, value with its CRLF]); lines that are each
+    one whole field, as an edition's per-recipient ones are, are split here without it (a sixth of the cost)."""
+    lines = head.split(b"\r\n")
+    if any(line[:1] in (b" ", b"\t") or (line and b":" not in line) for line in lines):
+        found: list[list[bytes]] = dkim.rfc822_parse(head)[0]
+        return found
+    return [[name, value + b"\r\n"] for name, _, value in (line.partition(b":") for line in lines if line)]
+
+
+def _relaxed(value: bytes) -> bytes:
+    """A field's value in relaxed canonical form (RFC 6376 3.4.2), as dkimpy's Relaxed writes it, without its CRLF:
+    unfolded, each run of spaces and tabs one space, none at either end."""
+    return _SPACES.sub(b" ", _FOLDS.sub(b"", value)).strip()
+
+
+def _folded(words: list[bytes]) -> bytes:
+    """Words over lines of at most 78 characters, broken only between them: never inside a tag, as dkimpy's fold
+    does with a long d= domain, which receivers would then read as another domain."""
+    lines, line = [], b""
+    width = len(_NAME) + 2  # "DKIM-Signature: " on the first line
+    for word in words:
+        if line and width + len(line) + 1 + len(word) > _LINE:
+            lines.append(line)
+            line, width = b"", 1  # a continuation line starts with one space
+        line = line + b" " + word if line else word
+    lines.append(line)
+    return b"\r\n ".join(lines)
 
 
 def _parse_key(pem: bytes, source: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
