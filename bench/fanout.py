@@ -5,20 +5,28 @@
     python bench/fanout.py --subscribers 1000000 --connections 4     # flat memory: peak RSS, time per recipient
     python bench/fanout.py --subscribers 10000 --api                 # Mailgun and SendGrid: calls, recipients per call
     python bench/fanout.py --subscribers 2000 --connections 4 --rate 200   # SMTP_RATE honoured within 5 %
+    python bench/fanout.py --subscribers 10000 --connections 1 --dkim      # DKIM-signed against unsigned
 
 Everything runs side by side in one process tree against the same local sink (bench/sink.py, its own process):
-(a) the ceiling: smtplib sending Herald's first message's bytes over C connections (threads, as Herald uses);
+(a) the ceiling: smtplib sending Herald's first message's bytes over C connections, one thread each (as Herald);
 (a') a stricter one: the same bytes already dot-stuffed, sent with the bare SMTP commands, no work per message
      (smtplib.sendmail re-scans each message for line ends and leading dots; Herald does that once an edition);
+(a-p) and (a'-p): the same two over C connections of one process each (forked), so that no two senders share an
+     interpreter: what C connections can do when nothing waits for another's turn at the interpreter;
 (b) Herald: `run_once` at the sample queue's Friday slot, through its SMTP channel, to N subscribers, in a
-child process whose peak RSS is read when it ends. The figures printed are messages per second, the ratio
-(b)/(a), Herald's peak RSS, and (with --record, the default up to 200,000) messages lost and duplicated.
+child process whose peak RSS is read when it ends. The figures printed are messages per second, Herald's ratio
+to each ceiling, Herald's peak RSS, and (with --record, the default up to 200,000) messages lost and duplicated.
+
+With --dkim, Herald sends the edition unsigned and then signed (DKIM_DOMAIN, DKIM_SELECTOR and
+DKIM_PRIVATE_KEY_FILE set, a key made for the run: Ed25519, and with --rsa also RSA 2048), each to the same sink in
+the same run, and the figures printed are the signed rate, the unsigned rate and their ratio per key type.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import smtplib
@@ -95,11 +103,14 @@ def first_message(state: Path, port: int) -> bytes:
                             "<1.1.bench@example.org>")
 
 
-def ceiling(port: int, data: bytes, total: int, connections: int, wire: bool = False) -> float:
+def ceiling(port: int, data: bytes, total: int, connections: int, wire: bool = False,
+            processes: bool = False) -> float:
     """Messages per second that smtplib alone reaches with these bytes over `connections` connections.
 
     With `wire`, the bytes are already in DATA's form and go out through the same four commands Herald's
-    channel sends, with no work at all between messages: the most a Python sender can do on this sink."""
+    channel sends, with no work at all between messages: the most a Python sender can do on this sink.
+    With `processes`, each connection is a forked process of its own rather than a thread; the time counted
+    includes the forks, as the threads' includes starting them."""
     share = [total // connections + (1 if n < total % connections else 0) for n in range(connections)]
     stuffed = data.replace(b"\r\n.", b"\r\n..") + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n"
 
@@ -117,13 +128,21 @@ def ceiling(port: int, data: bytes, total: int, connections: int, wire: bool = F
                 conn.sendmail("newsletter@example.org", [f"ceiling{n}-{i}@example.org"], data)
         conn.quit()
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(connections)]
+    workers: list[threading.Thread] | list[multiprocessing.process.BaseProcess]
+    if processes:
+        fork = multiprocessing.get_context("fork")  # the closure goes as it is: nothing to pickle
+        workers = [fork.Process(target=send, args=(n,)) for n in range(connections)]
+    else:
+        workers = [threading.Thread(target=send, args=(n,)) for n in range(connections)]
     start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return total / (time.perf_counter() - start)
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - start
+    if processes and any(w.exitcode for w in workers):  # type: ignore[union-attr]
+        raise RuntimeError("a ceiling sender process failed")
+    return total / elapsed
 
 
 # --- (b) Herald, in a child process -----------------------------------------------------------------------
@@ -146,8 +165,10 @@ def herald_worker(args: argparse.Namespace) -> None:
 
     state = Path(args.state)
     populate(state, args.subscribers)
-    settings = load_settings(environ=environment(state, args.port, args.connections, args.backend, args.api_url,
-                                                 args.rate), env_file=None)
+    environ = environment(state, args.port, args.connections, args.backend, args.api_url, args.rate)
+    if args.dkim_key:
+        environ.update(DKIM_DOMAIN="example.org", DKIM_SELECTOR="bench", DKIM_PRIVATE_KEY_FILE=args.dkim_key)
+    settings = load_settings(environ=environ, env_file=None)
     start = time.perf_counter()
     report = run_once(settings, SLOT)
     elapsed = time.perf_counter() - start
@@ -157,13 +178,56 @@ def herald_worker(args: argparse.Namespace) -> None:
 
 
 def run_herald(port: int, subscribers: int, connections: int, backend: str = "smtp", api_url: str = "",
-               rate: float | None = None) -> dict:
+               rate: float | None = None, dkim_key: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         done = subprocess.run([sys.executable, __file__, "--herald-worker", "--state", tmp, "--port", str(port),
                                "--subscribers", str(subscribers), "--connections", str(connections),
-                               "--backend", backend, "--api-url", api_url] + (["--rate", str(rate)] if rate else []),
+                               "--backend", backend, "--api-url", api_url] + (["--rate", str(rate)] if rate else [])
+                              + (["--dkim-key", str(dkim_key)] if dkim_key else []),
                               capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- DKIM: signed against unsigned ----------------------------------------------------------------------
+
+
+def dkim_keys(folder: Path, rsa_too: bool) -> dict[str, Path]:
+    """Fresh private keys for the run, PEM in PKCS#8 (as `openssl genpkey` writes them), by key type."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    made: dict[str, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey] = {"Ed25519": ed25519.Ed25519PrivateKey.generate()}
+    if rsa_too:
+        made["RSA 2048"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    paths = {}
+    for name, key in made.items():
+        path = folder / f"dkim-{name.replace(' ', '-').lower()}.pem"
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        path.chmod(0o600)
+        paths[name] = path
+    return paths
+
+
+def signed_against_unsigned(subscribers: int, connections: int, rsa_too: bool) -> None:
+    sink = SinkProcess(False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="herald-dkim-") as tmp:
+            keys = dkim_keys(Path(tmp), rsa_too)
+            unsigned = run_herald(sink.port, subscribers, connections)
+            signed = {name: run_herald(sink.port, subscribers, connections, dkim_key=path)
+                      for name, path in keys.items()}
+        got, _ = sink.count()
+    finally:
+        sink.stop()
+    plain = unsigned["sent"] / unsigned["elapsed"]
+    print(f"{subscribers:,} subscribers; {connections} connection(s); DKIM: relaxed/simple, d=example.org, s=bench")
+    print(f"unsigned:          {plain:,.0f} msg/s ({unsigned['elapsed'] / subscribers * 1e6:.0f} us per recipient)")
+    for name, result in signed.items():
+        rate = result["sent"] / result["elapsed"]
+        print(f"signed, {name + ':':<10} {rate:,.0f} msg/s ({result['elapsed'] / subscribers * 1e6:.0f} us per "
+              f"recipient); signed/unsigned {rate / plain:.2f}")
+    print(f"sink received {got:,} messages ({len(signed) + 1} editions of {subscribers:,})")
 
 
 # --- the mail APIs ---------------------------------------------------------------------------------------
@@ -218,11 +282,14 @@ def main() -> None:
                         help="with SMTP_RATE set to this: how close Herald keeps to it (no ceiling run)")
     parser.add_argument("--record", choices=["auto", "yes", "no"], default="auto",
                         help="have the sink remember recipients to count duplicates (auto: up to 200,000)")
+    parser.add_argument("--dkim", action="store_true", help="Herald signed (Ed25519) against unsigned, same run")
+    parser.add_argument("--rsa", action="store_true", help="with --dkim: an RSA 2048 key too")
     parser.add_argument("--herald-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="smtp", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--dkim-key", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.herald_worker:
         herald_worker(args)
@@ -230,6 +297,9 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if args.api:
         api_counts(args.subscribers)
+        return
+    if args.dkim:
+        signed_against_unsigned(args.subscribers, args.connections, args.rsa)
         return
     if args.rate:
         sink = SinkProcess(False)
@@ -251,6 +321,8 @@ def main() -> None:
             data = first_message(Path(tmp), ceiling_sink.port)
         top = ceiling(ceiling_sink.port, data, min(n, 20_000), c)
         top_wire = ceiling(ceiling_sink.port, data, min(n, 20_000), c, wire=True)
+        top_p = ceiling(ceiling_sink.port, data, min(n, 20_000), c, processes=True)
+        top_wire_p = ceiling(ceiling_sink.port, data, min(n, 20_000), c, wire=True, processes=True)
         result = run_herald(herald_sink.port, n, c)
         got, duplicates = herald_sink.count()
     finally:
@@ -258,11 +330,17 @@ def main() -> None:
         ceiling_sink.stop()
     rate = result["sent"] / result["elapsed"]
     print(f"message size {len(data):,} bytes; {n:,} subscribers; {c} connection(s)")
-    print(f"(a)  ceiling, smtplib.sendmail alone:        {top:,.0f} msg/s")
-    print(f"(a') ceiling, bytes ready for DATA, no work: {top_wire:,.0f} msg/s")
-    print(f"(b)  Herald, run_once:                       {rate:,.0f} msg/s ({result['elapsed']:.2f} s, "
-          f"{result['elapsed'] / n * 1e6:.0f} us per recipient, edition creation included)")
-    print(f"ratio (b)/(a): {rate / top:.2f}   ratio (b)/(a'): {rate / top_wire:.2f}")
+    rows = [("(a)", f"ceiling, {c} thread(s), smtplib.sendmail", top),
+            ("(a')", f"ceiling, {c} thread(s), bytes ready for DATA, no work", top_wire),
+            ("(a-p)", f"ceiling, {c} process(es), smtplib.sendmail", top_p),
+            ("(a'-p)", f"ceiling, {c} process(es), bytes ready for DATA, no work", top_wire_p),
+            ("(b)", "Herald, run_once", rate)]
+    herald = (f" ({result['elapsed']:.2f} s, {result['elapsed'] / n * 1e6:.0f} us per recipient, edition creation "
+              "included)")
+    for mark, label, value in rows:
+        print(f"{mark:<6} {label + ':':<56} {value:>6,.0f} msg/s" + (herald if mark == "(b)" else ""))
+    print(f"ratio (b)/(a): {rate / top:.2f}   ratio (b)/(a'): {rate / top_wire:.2f}   (against threads)")
+    print(f"ratio (b)/(a-p): {rate / top_p:.2f}   ratio (b)/(a'-p): {rate / top_wire_p:.2f}   (against processes)")
     print(f"Herald peak RSS: {result['rss_mb']:.0f} MB")
     lost = n - (got - duplicates) if record else None
     print(f"sink received {got:,} messages" + (f"; lost {lost}, duplicated {duplicates}" if record else ""))
