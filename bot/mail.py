@@ -13,10 +13,13 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, RenderError, quoted
 from .render import Newsletter
-from .signing import Signer
+
+if TYPE_CHECKING:  # loaded where a message is signed (bot.signing imports dkimpy and cryptography)
+    from .signing import Signer
 
 TOKEN_LENGTH = 32
 TOKEN_PLACEHOLDER = "HERALD-TOKEN-" + "x" * (TOKEN_LENGTH - 13)

@@ -17,17 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import dkim
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from dkim.canonicalization import Simple
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .settings import Settings
+
+if TYPE_CHECKING:  # dkimpy and cryptography are imported when a message is signed: every command imports mail
+    from collections.abc import Callable
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 # RFC 8058 wants List-Unsubscribe and List-Unsubscribe-Post signed; From is named twice so that a From added
 # on the way breaks the signature rather than showing beside it. A field named but absent (a notice has no
@@ -61,19 +59,19 @@ class Signer:
     def key(self) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
         return _parse_key(self.pem, self.source)
 
-    @property
-    def algorithm(self) -> bytes:
-        return b"ed25519-sha256" if isinstance(self.key, ed25519.Ed25519PrivateKey) else b"rsa-sha256"
-
-    @property
+    @cached_property
     def key_type(self) -> str:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         return "ed25519" if isinstance(self.key, ed25519.Ed25519PrivateKey) else "rsa"
 
     @property
+    def algorithm(self) -> bytes:
+        return b"ed25519-sha256" if self.key_type == "ed25519" else b"rsa-sha256"
+
+    @property
     def key_description(self) -> str:
-        if isinstance(self.key, rsa.RSAPrivateKey):
-            return f"RSA {self.key.key_size}"
-        return "Ed25519"
+        return "Ed25519" if self.key_type == "ed25519" else f"RSA {getattr(self.key, 'key_size', 0)}"
 
     @property
     def record_name(self) -> str:
@@ -81,6 +79,9 @@ class Signer:
 
     def record(self) -> str:
         """The DNS TXT record's value that lets receivers check the signatures (RFC 6376 3.6.1, RFC 8463)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         public = self.key.public_key()
         if isinstance(public, ed25519.Ed25519PublicKey):
             raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -131,6 +132,8 @@ class Signer:
             return []
         found = self._heads.get(head)
         if found is None:
+            import dkim
+
             found = self._canonical(dkim.rfc822_parse(head)[0])
             if len(self._heads) > _MEMO:
                 self._heads.clear()
@@ -172,10 +175,20 @@ class Signer:
         return {}
 
     def _signature(self, digest: bytes) -> bytes:
+        return self._sign(digest)
+
+    @cached_property
+    def _sign(self) -> Callable[[bytes], bytes]:
+        """The key's signing of a header hash, worked out once (this runs for every recipient)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ed25519, padding
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
         key = self.key
         if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(digest)  # RFC 8463: Ed25519 signs the SHA-256 hash of the headers
-        return key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+            return key.sign  # RFC 8463: Ed25519 signs the SHA-256 hash of the headers
+        pkcs1, prehashed = padding.PKCS1v15(), Prehashed(hashes.SHA256())
+        return lambda digest: key.sign(digest, pkcs1, prehashed)
 
     def __repr__(self) -> str:  # never the key
         return f"Signer({self.record_name}, {self.source})"
@@ -194,6 +207,8 @@ def _body_hash(pieces: Sequence[bytes]) -> bytes:
     hasher = hashlib.sha256()
     for piece in pieces[:-1]:
         hasher.update(piece)
+    from dkim.canonicalization import Simple
+
     hasher.update(Simple.canonicalize_body(pieces[-1] if pieces else b""))
     return hasher.digest()
 
@@ -207,6 +222,8 @@ def _fields(head: bytes) -> list[list[bytes]]:
     one whole field, as an edition's per-recipient ones are, are split here without it (a sixth of the cost)."""
     lines = head.split(b"\r\n")
     if any(line[:1] in (b" ", b"\t") or (line and b":" not in line) for line in lines):
+        import dkim
+
         found: list[list[bytes]] = dkim.rfc822_parse(head)[0]
         return found
     return [[name, value + b"\r\n"] for name, _, value in (line.partition(b":") for line in lines if line)]
@@ -233,6 +250,10 @@ def _folded(words: list[bytes]) -> bytes:
 
 
 def _parse_key(pem: bytes, source: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     where = f"DKIM_PRIVATE_KEY_FILE: {source}"
     try:
         key = serialization.load_pem_private_key(pem, password=None)
