@@ -17,8 +17,6 @@ FIXES: dict[tuple[str, str], str] = {
     ("email", "mailgun"): "create a key at https://app.mailgun.com/settings/api_security and check MAILGUN_DOMAIN "
                           "and MAILGUN_BASE_URL (EU accounts: https://api.eu.mailgun.net)",
     ("email", "sendgrid"): "create a key with the Mail Send permission at https://app.sendgrid.com/settings/api_keys",
-    ("email", "ses"): "check SES_REGION and the credentials (SES_ACCESS_KEY_ID and SES_SECRET_ACCESS_KEY, or AWS's "
-                      "own chain), and that MAIL_FROM's domain is a verified identity in that region",
 }
 
 
@@ -106,6 +104,8 @@ def _dkim(settings: Settings) -> Finding:
     caveat = ""
     if signer.key_type == "ed25519":
         caveat = "; not every receiver checks Ed25519 yet: an RSA 2048 key is checked by all"
+    elif getattr(signer.key, "key_size", 2048) < 2048:
+        caveat = "; a key under 2,048 bits is weak, and some receivers ignore it: make a 2048-bit one"
     return Finding("email", "dkim", True, f"signs as {domain} with selector {signer.selector} "
                    f"({signer.key_description}); a test message verifies{caveat}", more=more)
 

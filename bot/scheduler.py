@@ -183,7 +183,7 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
     else:
         polled = []
     loaded = queue.load(settings)
-    signing.load(settings)  # a DKIM key that cannot be used stops the run here, before anything is sent
+    signing.check(settings)  # a DKIM key that cannot be used stops the run here, before anything is sent
     report = RunReport(now, invalid=list(loaded.problems))
     # What the feeds brought is said with what went out: the staff look for it there, not in the log.
     report.imported = [f"imported from {done.source}: {path}" + (f" (a draft: {why})" if why else "")
@@ -208,7 +208,7 @@ def run_once(settings: Settings, now: datetime, stop: Callable[[], bool] = lambd
 def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | None = None) -> RunReport:
     """`bot newsletter send`: one edition of every email item due and not yet sent, at once."""
     loaded = queue.load(settings)
-    signing.load(settings)
+    signing.check(settings)
     report = RunReport(now, invalid=list(loaded.problems))
     channels = Channels(settings)
     if not channels.enabled("email"):

@@ -193,16 +193,27 @@ def _domains(raw: str) -> tuple[str, ...]:
 
 
 def _origins(raw: str) -> tuple[str, ...]:
-    """Web origins separated by commas (https://www.example.org), as a browser sends them in `Origin`."""
-    found = []
-    for part in (p.strip().rstrip("/") for p in raw.split(",")):
-        if not part:
-            continue
+    """Web origins separated by commas (https://www.example.org), each written as a browser sends it in `Origin`:
+    lowercase, the host in ASCII (bücher.example as xn--bcher-kva.example), no default port, no path."""
+    return tuple(_origin(part) for part in (p.strip().rstrip("/") for p in raw.split(",")) if part)
+
+
+def _origin(part: str) -> str:
+    wrong = ValueError(f"{quoted(part)} is not a site's origin such as https://www.example.org (scheme and host, "
+                       "a port if not the usual one; no path)")
+    try:
         parts = urlsplit(part)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-            raise ValueError(f"{quoted(part)} is not a site's origin such as https://www.example.org (no path)")
-        found.append(f"{parts.scheme}://{parts.netloc}".lower())
-    return tuple(found)
+        port = parts.port
+        name = parts.hostname or ""
+        host = f"[{name}]" if ":" in name else name.encode("idna").decode("ascii")  # an IPv6 address in brackets
+    except (ValueError, UnicodeError):
+        raise wrong from None
+    if (parts.scheme not in ("http", "https") or not host or "*" in host or "@" in parts.netloc or parts.path
+            or parts.query or parts.fragment):
+        raise wrong
+    if port is None or port == {"http": 80, "https": 443}[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 def _hosts(raw: str) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ SIGNED = (b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b
           b"list-unsubscribe", b"list-unsubscribe-post", b"from")
 # relaxed headers survive a relay's re-folding; a simple body is hashed as sent (it is already CRLF and 7-bit).
 CANONICALIZATION = b"relaxed/simple"
-_MEMO = 64  # remembered canonical fields: an edition's fixed ones, a few times over
+_MEMO = 64  # editions' fixed header blocks remembered: a run sends a few
 _LINE = 76  # characters a line of the signature field holds, at most, where it can be broken
 _NAME = b"DKIM-Signature"
 MIN_RSA_BITS = 1024  # RFC 8301: shorter keys are not accepted by verifiers
@@ -145,21 +145,10 @@ class Signer:
         return {}
 
     def _canonical(self, headers: list[list[bytes]]) -> list[tuple[bytes, bytes]]:
-        """The signed fields, canonicalised: an edition's From, Subject, Date and MIME fields are the same for every
-        recipient, so each is worked out once and remembered (only To, Message-ID and List-Unsubscribe differ)."""
-        found = []
-        for name, value in headers:
-            if name.lower() not in self.fields:
-                continue
-            key = (name, value)
-            canonical = self._seen.get(key)
-            if canonical is None:
-                canonical = (name.lower().rstrip(), _relaxed(value) + b"\r\n")
-                if len(self._seen) > _MEMO:
-                    self._seen.clear()
-                self._seen[key] = canonical
-            found.append(canonical)
-        return found
+        """The signed fields, relaxed (RFC 6376 3.4.2). An edition's fixed fields are worked out once and remembered
+        with its header block (`_fixed`); a recipient's own (To, Message-ID, List-Unsubscribe) never come again."""
+        return [(name.lower().rstrip(), _relaxed(value) + b"\r\n") for name, value in headers
+                if name.lower() in self.fields]
 
     def _selected(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         """The signed fields in h= order, each `name:value` as relaxed canonicalisation writes it; a name listed
@@ -169,10 +158,6 @@ class Signer:
         for name, value in headers:
             by_name.setdefault(name, []).append(name + b":" + value)
         return b"".join(by_name[name].pop() for name in self.fields if by_name.get(name))
-
-    @cached_property
-    def _seen(self) -> dict[tuple[bytes, bytes], tuple[bytes, bytes]]:
-        return {}
 
     def _signature(self, digest: bytes) -> bytes:
         return self._sign(digest)
@@ -280,6 +265,22 @@ def for_channel(settings: Settings, channel: object) -> Signer | None:
     signer = load(settings) if getattr(channel, "sends_raw", False) else None
     replaced = tuple(name.lower().encode() for name in getattr(channel, "rewrites", ()))
     return replace(signer, replaced=replaced) if signer is not None and replaced else signer
+
+
+def check(settings: Settings) -> None:
+    """ConfigError, before anything is sent, when DKIM_* name a key that the email backend would sign with and that
+    cannot be used: for `bot run` and `bot serve` (confirmation links) alike. Nothing is asked of a backend that
+    signs for itself (Mailgun, SendGrid) or is off."""
+    if not settings.dkim_domain:
+        return
+    from .channels import open_channel
+
+    channel = open_channel(settings, "email")
+    try:
+        for_channel(settings, channel)
+    finally:
+        if channel is not None:
+            channel.close()
 
 
 def load(settings: Settings) -> Signer | None:

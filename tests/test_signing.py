@@ -208,6 +208,21 @@ def test_a_key_that_cannot_be_used_stops_the_run_before_anything_is_sent(
     assert result.exit_code != 0 and said in result.output and "Traceback" not in result.output
 
 
+def test_a_bad_key_stops_bot_serve_at_once_and_no_run_that_signs_nothing(make_settings: MakeSettings,
+                                                                         tmp_path: Path) -> None:
+    path = tmp_path / "dkim.pem"
+    path.write_bytes(b"not a key\n")
+    env = {**BASE, "BOT_STATE_DIR": str(tmp_path / "var"), "BOT_QUEUE_DIR": str(SAMPLE_QUEUE), **dkim_env(path)}
+    served = CliRunner().invoke(cli, ["--env-file", "/dev/null", "serve", "--port", "0"], env=env)
+    # Said when it starts, not once per confirmation link that then never goes.
+    assert served.exit_code != 0 and "DKIM_PRIVATE_KEY_FILE" in served.output
+    assert "not a PEM private key" in served.output and "Traceback" not in served.output
+    # With email off nothing is signed: the posts go out, the key is not in the way.
+    settings = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE), BOT_EMAIL_BACKEND="off", **dkim_env(path))
+    report = run_once(settings, datetime(2019, 7, 12, 15, 31, tzinfo=SLOT.tzinfo))  # a post is due at 15:30
+    assert report.posted and not list(settings.outbox_dir.glob("email/*"))
+
+
 def test_dkim_settings_come_all_three_or_not_at_all(make_settings: MakeSettings) -> None:
     with pytest.raises(ConfigError, match="DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE not set"):
         make_settings(DKIM_DOMAIN="example.org")

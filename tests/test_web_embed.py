@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bot import staff, subscribers
+from bot.errors import ConfigError
 from bot.ledger import Ledger
 from bot.settings import Settings
 from bot.web import create_app
@@ -114,10 +115,29 @@ def test_any_other_origin_is_refused_without_cors(site: Settings, client: FlaskC
         answer = embedded(client, "lea@example.ch", origin, headers)
         assert answer.status_code == 403, origin
         assert "Access-Control-Allow-Origin" not in answer.headers and "Origin" not in answer.vary
-    assert "sent from a site that may not send it here" in answer.get_json()["message"]
+    expected = "does not say which site it is on" if origin == "null" else "sent from a site that may not send it here"
+    assert expected in answer.get_json()["message"]
     page = embedded(client, "lea@example.ch", origin).get_data(as_text=True)
     assert '<a href="/subscribe">subscribe on its own page</a>' in page and html_findings("refused", page) == []
     assert status_of(site, "lea@example.ch") is None and mails(site) == 0
+
+
+def test_a_json_body_nested_beyond_reason_is_refused_without_a_500(site: Settings, client: FlaskClient) -> None:
+    answer = client.post("/subscribe", data=b"[" * 100_000, content_type="application/json",
+                         headers={"Origin": SITE, **JSON})
+    assert answer.status_code == 400 and answer.get_json()["field"] == "email"
+    assert status_of(site, "lea@example.ch") is None
+
+
+def test_origins_are_written_as_browsers_send_them(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(BOT_EMBED_ORIGINS="HTTPS://WWW.Example.org:443/, https://bücher.example, "
+                                               "http://localhost:9000, http://[::1]:8080")
+    assert settings.embed_origins == ("https://www.example.org", "https://xn--bcher-kva.example",
+                                      "http://localhost:9000", "http://[::1]:8080")
+    for wrong in ("https://user:pw@www.example.org", "https://*.example.org", "https://www.example.org:99999",
+                  "https://www.example.org/news", "www.example.org"):
+        with pytest.raises(ConfigError, match="is not a site's origin"):
+            make_settings(BOT_EMBED_ORIGINS=wrong)
 
 
 def test_without_an_origin_or_a_token_it_is_refused_as_before(site: Settings, client: FlaskClient) -> None:

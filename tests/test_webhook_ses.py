@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import socket
 import ssl
 import uuid
@@ -73,7 +74,7 @@ class SnsHost:
 
     @property
     def cert_url(self) -> str:
-        return f"https://{self.host}/SimpleNotificationService-local.pem"
+        return f"https://{self.host}/SimpleNotificationService-0123456789abcdef.pem"
 
     def record(self, request: Request) -> None:
         self.requests.append(request.full_path.rstrip("?"))
@@ -108,7 +109,8 @@ def sns_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnsHost]:
                         "</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>", 200,
                         content_type="text/xml")
 
-    server.expect_request("/SimpleNotificationService-local.pem", method="GET").respond_with_handler(certificate)
+    server.expect_request(re.compile(r"/SimpleNotificationService-[0-9a-f]+\.pem"),
+                          method="GET").respond_with_handler(certificate)
     server.expect_request("/", method="GET").respond_with_handler(confirmation)
     try:
         yield host
@@ -292,7 +294,7 @@ def test_a_certificate_server_not_trusted_or_not_answering_changes_nothing(
         make_settings: Callable[..., Settings], site: Settings, client: FlaskClient, sns_host: SnsHost,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(certifi.where()))  # the local CA no longer trusted: TLS refuses
-    url = f"{sns_host.cert_url}?untrusted"  # not kept from an earlier test
+    url = f"https://{sns_host.host}/SimpleNotificationService-00000001.pem"  # not kept from an earlier test
     message = sign(sns_host, {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC,
                               "Message": json.dumps(bounce("gone@example.net")), "Timestamp": stamp()}, cert_url=url)
     assert post(client, message)[0] == 403
@@ -304,7 +306,7 @@ def test_a_certificate_server_not_trusted_or_not_answering_changes_nothing(
                                           BOT_SNS_TOPIC_ARNS=TOPIC)).test_client()
         message = sign(sns_host, {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC,
                                   "Message": json.dumps(bounce("gone@example.net")), "Timestamp": stamp()},
-                       cert_url=f"https://{host}/SimpleNotificationService-local.pem")
+                       cert_url=f"https://{host}/SimpleNotificationService-0123456789abcdef.pem")
         assert post(silent, message)[0] == 503
     assert status_of(site, "gone@example.net") == "active"
 
@@ -319,12 +321,12 @@ def test_only_the_organisations_own_topics_are_heard(make_settings: Callable[...
     visits = len(sns_host.requests)
     for message in (sign(sns_host, {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": other,
                                     "Message": json.dumps(bounce("gone@example.net")), "Timestamp": stamp()},
-                         cert_url=f"{sns_host.cert_url}?other-topic"),
+                         cert_url=f"https://{sns_host.host}/SimpleNotificationService-00000002.pem"),
                     sign(sns_host, {"Type": "SubscriptionConfirmation", "MessageId": str(uuid.uuid4()),
                                     "TopicArn": other, "Token": "0123456789abcdef", "Timestamp": stamp(),
                                     "Message": "You have chosen to subscribe.",
                                     "SubscribeURL": f"https://{sns_host.host}/{query}"},
-                         cert_url=f"{sns_host.cert_url}?other-topic")):
+                         cert_url=f"https://{sns_host.host}/SimpleNotificationService-00000002.pem")):
         assert post(client, message)[0] == 403
     assert len(sns_host.requests) == visits and not looked_up  # no certificate fetched, nothing confirmed
     assert status_of(site, "gone@example.net") == "active"
@@ -366,6 +368,59 @@ def test_only_snss_own_https_hosts_are_trusted_by_default(make_settings: Callabl
     refused = ["http://sns.eu-west-1.amazonaws.com/x.pem", "https://sns.eu-west-1.amazonaws.com:8443/x.pem",
                "https://sns.eu-west-1.amazonaws.com.evil.example.net/x.pem", "https://evil.example.net/cert.pem",
                "https://sns.eu-west-1.amazonaws.com@evil.example.net/x.pem", "https://s3.amazonaws.com/x.pem",
-               "https://sns.amazonaws.com/x.pem", "https://sns.eu-west-1.amazonaws.com:99999/x.pem", ""]
+               "https://sns.amazonaws.com/x.pem", "https://sns.eu-west-1.amazonaws.com:99999/x.pem", "",
+               # S3 buckets named "sns" and other AWS services answer on such names too: not SNS's.
+               "https://sns.s3.amazonaws.com/x.pem", "https://sns.s3-us-west-2.amazonaws.com/x.pem",
+               "https://sns.s3-accelerate.amazonaws.com/x.pem", "https://sns.execute-api.amazonaws.com/x.pem"]
     assert [sns.allowed(url, settings) for url in trusted] == [True] * len(trusted)
     assert [sns.allowed(url, settings) for url in refused] == [False] * len(refused)
+
+
+def test_a_certificate_address_off_snss_pattern_is_not_fetched(client: FlaskClient, site: Settings,
+                                                               sns_host: SnsHost) -> None:
+    """SNS's certificates are SimpleNotificationService-<hex>.pem: another path, or a query that would make each
+    call a new address to fetch, is refused before any fetch."""
+    fetched = len(sns_host.requests)
+    for url in (f"{sns_host.cert_url}?bust=1", f"https://{sns_host.host}/SimpleNotificationService-0123.pem#x",
+                f"https://{sns_host.host}/certificate.pem", f"https://{sns_host.host}/SimpleNotificationService-.pem"):
+        message = sign(sns_host, {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC,
+                                  "Message": json.dumps(bounce("gone@example.net")), "Timestamp": stamp()},
+                       cert_url=url)
+        assert post(client, message)[0] == 403, url
+    assert len(sns_host.requests) == fetched
+    assert status_of(site, "gone@example.net") == "active"
+
+
+def test_a_subject_moved_into_the_message_id_is_not_a_new_message(client: FlaskClient, site: Settings,
+                                                                  sns_host: SnsHost) -> None:
+    """SNS signs `name\\nvalue\\n` pairs: folding the Subject into the MessageId keeps the signed text, so a
+    captured message would count twice under a new id. One-line fields with a line break are refused."""
+    first = notification(sns_host, bounce("full@example.net", "Transient"), Subject="Amazon SES Email Event")
+    assert post(client, first) == (200, "ok")
+    moved = {k: v for k, v in first.items() if k != "Subject"}
+    moved["MessageId"] = f"{first['MessageId']}\nSubject\n{first['Subject']}"
+    assert post(client, moved)[0] == 400
+    with Ledger.open(site.state_dir) as ledger:
+        assert len(ledger.db.execute("SELECT * FROM bounces").fetchall()) == 1
+
+
+def test_a_confirmation_that_could_not_be_made_is_made_when_sns_tries_again(
+        make_settings: Callable[..., Settings], sns_host: SnsHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(sns_host.ca_file))
+    with socket.socket() as bound:  # SubscribeURL's host, allowed but not answering yet
+        bound.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{bound.getsockname()[1]}"
+        settings = make_settings(BOT_SNS_CERT_HOSTS=f"{sns_host.host},{down}", BOT_FETCH_ALLOW_PRIVATE="1",
+                                 BOT_SNS_TOPIC_ARNS=TOPIC)
+        client = create_app(settings).test_client()
+        query = f"?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37fb687f5d51e6e241d09c805a5a5"
+        confirmation = sign(sns_host, {"Type": "SubscriptionConfirmation", "MessageId": str(uuid.uuid4()),
+                                       "TopicArn": TOPIC, "Token": "2336412f37fb687f5d51e6e241d09c805a5a5",
+                                       "Timestamp": stamp(), "Message": "You have chosen to subscribe.",
+                                       "SubscribeURL": f"https://{down}/{query}"})
+        assert post(client, confirmation)[0] == 503
+    # SNS tries the same message (the same MessageId) again, its host answering now (here: another address, as the
+    # first no longer exists); had the first try marked it as seen, the subscription would stay pending for good.
+    retried = sign(sns_host, {**{k: v for k, v in confirmation.items() if k not in ("Signature",)},
+                              "SubscribeURL": f"https://{sns_host.host}/{query}"})
+    assert post(client, retried) == (200, "confirmed")

@@ -106,6 +106,25 @@ def outcome_of(publish: Callable[[], str]) -> Outcome:
         return Failed(str(exc))
 
 
+def one_by_one(messages: Sequence[Outgoing], deliver: Callable[[OutgoingMail], Outcome],
+               backend: str) -> list[Outcome]:
+    """Hand newsletter messages over one at a time, in order (SMTP, SES). A TransientChannelError before any went
+    is the whole batch's (dispatch leaves it pending); after some went, their outcomes are kept and the rest wait
+    for a later try with that reason."""
+    outcomes: list[Outcome] = []
+    for message in messages:
+        if not isinstance(message, OutgoingMail):
+            raise TypeError(f"the {backend} backend sends email, not {type(message).__name__}")
+        try:
+            outcomes.append(deliver(message))
+        except TransientChannelError as exc:
+            if not outcomes:
+                raise
+            outcomes += [Failed(str(exc), transient=True)] * (len(messages) - len(outcomes))
+            break
+    return outcomes
+
+
 def post_of(message: Outgoing, kind: str) -> OutgoingPost:
     """`message` as a post; anything else handed to a social channel is a caller's bug, refused also under -O."""
     if not isinstance(message, OutgoingPost):

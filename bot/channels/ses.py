@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ChannelAuthError, ChannelError, ConfigError, FinalChannelError, TransientChannelError
 from ..settings import Settings
-from . import Failed, Outcome, Outgoing, OutgoingMail, Sent, register
+from . import Failed, Outcome, Outgoing, OutgoingMail, Sent, one_by_one, register
 from .http import USER_AGENT, excerpt
 
 WHAT = "Amazon SES"
@@ -184,22 +184,10 @@ class SesChannel:
     # --- sending -------------------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        for message in messages:
-            if not isinstance(message, OutgoingMail):
-                raise TypeError(f"the ses backend sends email, not {type(message).__name__}")
-            try:
-                self._ready()
-                outcomes.append(self._deliver(message))
-            except TransientChannelError as exc:
-                if not outcomes:
-                    raise
-                # Some went out: keep their outcomes, and the rest waits for a later try.
-                outcomes += [Failed(str(exc), transient=True)] * (len(messages) - len(outcomes))
-                break
-        return outcomes
+        return one_by_one(messages, self._deliver, self.name)
 
     def _deliver(self, message: OutgoingMail) -> Outcome:
+        self._ready()  # the account may send: else the channel pauses (ChannelAuthError) before this one goes
         # The envelope names the subscriber alone, whatever SES would make of the headers; the bytes stay Herald's.
         request: dict[str, Any] = {"Content": {"Raw": {"Data": message.raw()}},
                                    "Destination": {"ToAddresses": [message.address]}}

@@ -18,7 +18,7 @@ from email.utils import parseaddr
 
 from ..errors import ChannelAuthError, TransientChannelError
 from ..settings import Settings
-from . import Failed, Outcome, Outgoing, OutgoingMail, Sent, register
+from . import Failed, Outcome, Outgoing, OutgoingMail, Sent, one_by_one, register
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 SECURITY_NAMES = {"starttls": "STARTTLS", "tls": "TLS", "none": "no encryption"}
@@ -83,19 +83,7 @@ class SmtpChannel:
     # --- sending ------------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        for message in messages:
-            if not isinstance(message, OutgoingMail):
-                raise TypeError(f"the smtp backend sends email, not {type(message).__name__}")
-            try:
-                outcomes.append(self._deliver(message))
-            except TransientChannelError as exc:
-                if not outcomes:
-                    raise
-                # Some went out: keep their outcomes, and the rest waits for a later try.
-                outcomes += [Failed(str(exc), transient=True)] * (len(messages) - len(outcomes))
-                break
-        return outcomes
+        return one_by_one(messages, self._deliver, self.name)
 
     def _deliver(self, message: OutgoingMail) -> Outcome:
         data = message.wire()

@@ -35,7 +35,10 @@ def field(name: str) -> str:
     """A field of the request: from a form (urlencoded or multipart), or a JSON object's string, as scripts send it."""
     if not request.is_json:
         return request.form.get(name, "")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # '[[[[...' a hundred thousand deep: not a subscription, and never a 500
+        return ""
     value = body.get(name) if isinstance(body, dict) else None
     return value if isinstance(value, str) else ""
 
@@ -57,9 +60,16 @@ def bad_address(problem: str) -> ResponseReturnValue:
     return jsonify(ok=False, field="email", message=f"The email address does not look right: {problem}"), 400
 
 
-def refused() -> ResponseReturnValue:
-    """403 for a form sent from a site that is not in BOT_EMBED_ORIGINS, without Herald's token."""
-    lines = ["This form was sent from a site that may not send it here, so nothing was done.",
+def refused(unnamed: bool = False) -> ResponseReturnValue:
+    """403 for a form sent from a site that is not in BOT_EMBED_ORIGINS, without Herald's token. `unnamed`: the
+    browser named no site (Origin: null), as it does for a page whose Referrer-Policy is no-referrer or
+    same-origin: the organisation's own page may be the one, and its web team needs to know why."""
+    first = "This form was sent from a site that may not send it here, so nothing was done."
+    if unnamed:
+        first = ("This form was sent from a page that does not say which site it is on (its Referrer-Policy is "
+                 "no-referrer or same-origin), so nothing was done. Its site can send strict-origin-when-cross-origin "
+                 "instead.")
+    lines = [first,
              Markup('To receive {}, <a href="/subscribe">subscribe on its own page</a>.').format(settings().title)]
     if wants_json():
         return jsonify(ok=False, message=" ".join(Markup(line).striptags() for line in lines)), 403
@@ -84,7 +94,7 @@ def _guard() -> ResponseReturnValue | None:
         sent = request.headers.get("Origin")
         if sent is None or sent.strip().lower() in _own_origins():
             raise  # Herald's own page, left open too long: the 400 that says to reload it
-        return refused()
+        return refused(unnamed=sent.strip().lower() == "null")
     return None
 
 

@@ -22,6 +22,9 @@ def serve(settings: Settings, host: str, port: int, with_scheduler: bool = False
     """Serve until SIGINT/SIGTERM (or `stopping` is set); with the scheduler, it stops after the message in flight."""
     from waitress.server import TcpWSGIServer, create_server
 
+    from .. import signing
+
+    signing.check(settings)  # confirmation links are signed too: a key that cannot be used is said now, not per mail
     app = create_app(settings)
     try:
         server = create_server(app, host=host, port=port, threads=8, ident="Herald",

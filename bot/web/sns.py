@@ -36,7 +36,14 @@ SIGNED = {
     "UnsubscribeConfirmation": CONFIRMATION,
 }
 SIGNATURE = ("Signature", "SignatureVersion", "SigningCertURL")
-SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
+# SNS's own hosts are sns.<region>.amazonaws.com (and .com.cn): a region's shape, so that no S3 bucket named "sns"
+# (sns.s3.amazonaws.com) passes; its certificates are SimpleNotificationService-<hex>.pem, with no query, so that
+# a caller cannot make Herald fetch again and again by varying the address.
+SNS_HOST = re.compile(r"sns\.[a-z]{2}(?:-gov)?-[a-z]+-\d{1,2}\.amazonaws\.com(?:\.cn)?")
+CERT_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{1,64}\.pem")
+# Fields that are one line in every message SNS sends: a line break in one would let a captured message's signed
+# text be read as other fields (its Subject moved into its MessageId, a new id for the same signature).
+ONE_LINE = ("MessageId", "Timestamp", "TopicArn", "Type", "Token", "SubscribeURL", "SigningCertURL")
 MAX_BYTES = 64 * 1024  # an SNS certificate is some 2 kB of PEM; a confirmation's answer, less than 1 kB of XML
 MAX_KEPT = 32  # certificates kept: SNS signs with one at a time, and changes it rarely
 HEADERS = {"User-Agent": guarded.USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity", "Connection": "close"}
@@ -66,6 +73,8 @@ def parse(body: bytes) -> dict[str, str] | None:
     if any(not isinstance(message.get(name, ""), str) for name in (*SIGNED[kind], *SIGNATURE)):
         return None
     if any(name not in message for name in SIGNED[kind] if name != "Subject") or sent_at(message) is None:
+        return None
+    if any("\n" in message[name] or "\r" in message[name] for name in ONE_LINE if name in message):
         return None
     return {name: value for name, value in message.items() if isinstance(value, str)}
 
@@ -113,9 +122,11 @@ def certificate(url: str, settings: Settings) -> Certificate:
     """The certificate at `url`, fetched once and kept; Untrusted unless `url` is https on an SNS host."""
     from cryptography import x509
 
-    if not allowed(url, settings):
-        raise Untrusted(guarded.excerpt(f"the signing certificate {url} is not at https://sns.<region>.amazonaws.com "
-                                        "(nor on a host of BOT_SNS_CERT_HOSTS): not fetched"))
+    parts = urlsplit(url)
+    if not allowed(url, settings) or not CERT_PATH.fullmatch(parts.path) or parts.query or parts.fragment:
+        raise Untrusted(guarded.excerpt(f"the signing certificate {url} is not at https://sns.<region>.amazonaws.com"
+                                        "/SimpleNotificationService-<id>.pem (nor on a host of BOT_SNS_CERT_HOSTS): "
+                                        "not fetched"))
     with _kept_lock:
         found = _kept.get(url)
     if found is None:

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
@@ -141,19 +142,18 @@ def ses() -> tuple[str, int]:
     if message["TopicArn"] not in settings().sns_topic_arns:
         log.warning("ses webhook: refused a message of %s, which is not in BOT_SNS_TOPIC_ARNS", message["TopicArn"])
         abort(403)
-    try:
-        sns.verify(message, settings())
-    except sns.Untrusted as exc:
-        log.warning("ses webhook: refused: %s", exc)
-        abort(403)
-    except sns.Unavailable as exc:
-        log.warning("ses webhook: %s; SNS will try again", exc)
-        return "try again later", 503
-    if sns.age(message) > MAX_AGE or not subscribers.first_time(ledger(), f"ses:{message['MessageId']}", _now()):
-        return "already seen", 200
+    refused = _sns_step(lambda: sns.verify(message, settings()), "SNS will try again")
+    if refused:
+        return refused
     topic = message["TopicArn"]
     if message["Type"] == "SubscriptionConfirmation":
-        return _confirm_subscription(message["SubscribeURL"], topic)
+        # Not marked as seen: should the visit fail, SNS's retry of this same message must be able to confirm.
+        # A replayed confirmation only visits SNS's own confirmation address again, which changes nothing.
+        return _sns_step(lambda: sns.confirm(message["SubscribeURL"], settings()),
+                         f"the subscription to {topic} is not confirmed: SNS will try again, or confirm it in the SNS "
+                         "console (Subscriptions > Request confirmation)") or _confirmed(topic)
+    if sns.age(message) > MAX_AGE or not subscribers.first_time(ledger(), f"ses:{message['MessageId']}", _now()):
+        return "already seen", 200
     if message["Type"] == "UnsubscribeConfirmation":
         log.info("ses webhook: this address no longer receives %s", topic)
         return "ok", 200
@@ -163,16 +163,21 @@ def ses() -> tuple[str, int]:
     return "ok", 200
 
 
-def _confirm_subscription(url: str, topic: str) -> tuple[str, int]:
+def _sns_step(step: Callable[[], None], unavailable: str) -> tuple[str, int] | None:
+    """Run a step that checks with SNS: None when it went; else the answer (403 for what SNS did not sign or an
+    address off its hosts, 503 when its host did not answer, so that SNS tries again later)."""
     try:
-        sns.confirm(url, settings())
+        step()
     except sns.Untrusted as exc:
         log.warning("ses webhook: refused: %s", exc)
         abort(403)
     except sns.Unavailable as exc:
-        log.error("ses webhook: the subscription to %s is not confirmed (%s): confirm it in the SNS console "
-                  "(Subscriptions > Request confirmation)", topic, exc)
-        return "not confirmed", 502
+        log.warning("ses webhook: %s; %s", exc, unavailable)
+        return "try again later", 503
+    return None
+
+
+def _confirmed(topic: str) -> tuple[str, int]:
     log.info("ses webhook: confirmed the subscription to %s", topic)
     return "confirmed", 200
 
