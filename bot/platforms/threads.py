@@ -21,7 +21,7 @@ from ..channels import register as register_channel
 from ..channels.http import TRANSIENT_STATUSES, call, excerpt, json_body, retry_after, session
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError, quoted
 from ..setting_values import _base_url, _secret
-from . import GRAPHEME, HASHTAG, Option, Platform, register
+from . import GRAPHEME, HASHTAG, Option, Platform, graphemes, register
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -50,6 +50,8 @@ def threads_length(text: str) -> int:
     """As Threads counts toward 500: a character is a grapheme cluster (Meta's docs point at grapheme-splitter),
     except that an emoji counts its UTF-8 bytes (a face 4, a flag 8, a family of three 18). A cluster holding any
     pictographic or flag character counts as an emoji: counting more than Threads is safe, less is refused."""
+    if text.isascii():  # no emoji, and each character a cluster of its own but CR LF
+        return graphemes(text)
     return sum(len(c.encode()) if _EMOJI.search(c) else 1 for c in GRAPHEME.findall(text))
 
 
