@@ -72,22 +72,28 @@ def columns(text: str) -> int:
 def _wrapped(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
     """textwrap's greedy filling, in columns, with the breaks above: its lines are the same for spaced text."""
     width = max(width, columns(first) + NARROWEST)
-    chunks = [piece for part in _SPACE_RUN.split(text.expandtabs().translate(_ASCII_SPACES)) if part
-              for piece in ([part] if part[0] == " " else _split(part, _breaks(part, _IDEOGRAPHIC)))]
+    parts = [part for part in _SPACE_RUN.split(text.expandtabs().translate(_ASCII_SPACES)) if part]
+    plain = text.isascii() and first.isascii() and rest.isascii()
+    # ASCII (most of what is written) has no script that breaks between characters, and a character is a column:
+    # the same lines, without looking for breaks in each word or measuring each character (an edition's text part
+    # is most of its rendering time otherwise).
+    chunks = parts if plain else [
+        piece for part in parts for piece in ([part] if part[0] == " " else _split(part, _breaks(part, _IDEOGRAPHIC)))]
+    measure = len if plain else columns
     chunks.reverse()
     lines: list[str] = []
     while chunks:
         indent = rest if lines else first
-        room = width - columns(indent)
+        room = width - measure(indent)
         if lines and not chunks[-1].strip():  # no line starts with the space it broke at
             chunks.pop()
         line: list[str] = []
         used = 0
-        while chunks and used + columns(chunks[-1]) <= room:
-            used += columns(chunks[-1])
+        while chunks and used + measure(chunks[-1]) <= room:
+            used += measure(chunks[-1])
             line.append(chunks.pop())
-        if chunks and columns(chunks[-1]) > room:  # longer than a line: cut where it may be, else whole and alone
-            fits = [p for p in _breaks(chunks[-1], _UNSPACED) if columns(chunks[-1][:p]) <= room - used]
+        if chunks and measure(chunks[-1]) > room:  # longer than a line: cut where it may be, else whole and alone
+            fits = [p for p in _breaks(chunks[-1], _UNSPACED) if measure(chunks[-1][:p]) <= room - used]
             if fits:
                 line.append(chunks[-1][:fits[-1]])
                 chunks[-1] = chunks[-1][fits[-1]:]
