@@ -5,8 +5,9 @@
         server.messages   # [Received(sender, recipients, data, session)], in arrival order
         server.sessions   # connections opened by clients; server.quits: how many of them said QUIT
 
-Options: `security` "none", "starttls" or "tls" (implicit TLS) with a self-signed certificate for 127.0.0.1
-and localhost generated once per test process; `users` (login -> password) to require AUTH before MAIL;
+Options: `pipelining` to offer PIPELINING (RFC 2920; `server.pipelined` counts the MAILs that came with their
+RCPT already written); `security` "none", "starttls" or "tls" (implicit TLS) with a self-signed certificate for
+127.0.0.1 and localhost generated once per test process; `users` (login -> password) to require AUTH before MAIL;
 `refuse(address, reply)` to answer one recipient with a reply such as "550 5.1.1 No such user" at RCPT
 (or, with `at="DATA"`, after its message data), `accept(address)` to stop; `drop_after=k` to close the
 connection after the k-th message, once: after answering it (the client knows it arrived) or, with
@@ -99,6 +100,16 @@ class _Connection(SMTP):
     number = 0
     hang_up: str | None = None  # "after" or "before" the next reply
 
+    async def smtp_MAIL(self, arg: str) -> None:
+        # A client that pipelines (RFC 2920) has written its RCPT and DATA with this MAIL: they are already here.
+        buffered = bytes(getattr(self._reader, "_buffer", b""))
+        if b"RCPT" in buffered.upper():
+            owner = getattr(self.event_handler, "server", None)
+            if owner is not None:
+                with owner._lock:
+                    owner._pipelined += 1
+        await super().smtp_MAIL(arg)
+
     async def push(self, status: AnyStr) -> None:
         if self.hang_up == "before" and self.transport is not None:
             self.hang_up = None
@@ -113,6 +124,13 @@ class _Connection(SMTP):
 class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
+
+    async def handle_EHLO(self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.server.pipelining:  # aiosmtpd reads pipelined commands one after the other; it only never says so
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, smtp: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
@@ -181,13 +199,15 @@ class _Controller(Controller):
 
 class SmtpServer:
     def __init__(self, *, security: str = "none", users: dict[str, str] | None = None,
-                 drop_after: int | None = None, answer_before_drop: bool = True) -> None:
+                 drop_after: int | None = None, answer_before_drop: bool = True, pipelining: bool = False) -> None:
         if security not in ("none", "starttls", "tls"):
             raise ValueError(f"security must be none, starttls or tls, not {security!r}")
         self.security = security
         self.users = dict(users or {})
         self.drop_after = drop_after
         self.answer_before_drop = answer_before_drop
+        self.pipelining = pipelining  # offer PIPELINING in EHLO
+        self._pipelined = 0  # MAIL commands that came with their RCPT already written
         self.host = "127.0.0.1"
         self.port = 0
         self.cert_file: Path | None = certificate()[0] if security != "none" else None
@@ -215,6 +235,11 @@ class SmtpServer:
     def sessions(self) -> int:
         with self._lock:
             return self._sessions
+
+    @property
+    def pipelined(self) -> int:
+        with self._lock:
+            return self._pipelined
 
     @property
     def quits(self) -> int:

@@ -35,9 +35,10 @@ ADDRESSES = [f"reader{n:02d}@example.net" for n in range(1, 26)]
 MakeSettings = Callable[..., Settings]
 
 
-@pytest.fixture
-def server() -> Iterator[SmtpServer]:
-    with SmtpServer() as running:
+@pytest.fixture(params=[False, True], ids=["plain", "pipelining"])
+def server(request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """Each test that takes it runs against a server that offers PIPELINING and one that does not."""
+    with SmtpServer(pipelining=request.param) as running:
         yield running
 
 
@@ -87,6 +88,8 @@ def test_an_edition_reaches_each_subscriber_alone_over_one_connection(make_setti
 
     assert server.sessions == 1  # one connection for the whole edition
     assert server.quits == 1  # and it was closed politely at the end of the run
+    # Pipelined (MAIL, RCPT and DATA in one write) exactly where the server offers it.
+    assert server.pipelined == (25 if server.pipelining else 0)
     assert Counter(r for m in server.messages for r in m.recipients) == Counter(ADDRESSES)
     key = subscribers.secret_key(settings)
     deliveries = email_deliveries(settings)
@@ -117,10 +120,12 @@ def test_an_edition_reaches_each_subscriber_alone_over_one_connection(make_setti
     assert len({d.remote_id for d in deliveries.values()}) == 25
 
 
-def test_a_dropped_connection_is_reopened_and_nothing_is_lost_or_repeated(make_settings: MakeSettings) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+def test_a_dropped_connection_is_reopened_and_nothing_is_lost_or_repeated(make_settings: MakeSettings,
+                                                                          pipelining: bool) -> None:
     # The server answers the 10th message, then hangs up: the 11th meets a closed connection, and is sent
     # again on a new one.
-    with SmtpServer(drop_after=10) as server:
+    with SmtpServer(drop_after=10, pipelining=pipelining) as server:
         settings = smtp_settings(make_settings, server)
         subscribe(settings, ADDRESSES)
         report = run_once(settings, SLOT)
@@ -131,11 +136,12 @@ def test_a_dropped_connection_is_reopened_and_nothing_is_lost_or_repeated(make_s
     assert {d.status for d in email_deliveries(settings).values()} == {"sent"}
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
 def test_a_connection_dropped_before_its_answer_repeats_only_the_message_in_flight(
-        make_settings: MakeSettings) -> None:
+        make_settings: MakeSettings, pipelining: bool) -> None:
     # The server takes the 10th message and hangs up without answering: the channel cannot know it arrived,
     # so it sends it again on a new connection (with the same Message-ID, for receivers to drop).
-    with SmtpServer(drop_after=10, answer_before_drop=False) as server:
+    with SmtpServer(drop_after=10, answer_before_drop=False, pipelining=pipelining) as server:
         settings = smtp_settings(make_settings, server)
         subscribe(settings, ADDRESSES)
         report = run_once(settings, SLOT)
@@ -222,9 +228,11 @@ def test_nothing_listening_leaves_the_edition_pending(make_settings: MakeSetting
         channel.check()
 
 
-def test_a_server_that_wants_a_sign_in_nobody_configured_pauses_email(make_settings: MakeSettings) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+def test_a_server_that_wants_a_sign_in_nobody_configured_pauses_email(make_settings: MakeSettings,
+                                                                      pipelining: bool) -> None:
     # Every message would meet the same 530: the list is paused, not marked failed one subscriber at a time.
-    with SmtpServer(users={"newsletter": PASSWORD}) as server:
+    with SmtpServer(users={"newsletter": PASSWORD}, pipelining=pipelining) as server:
         settings = smtp_settings(make_settings, server)
         subscribe(settings, ADDRESSES[:3])
         report = run_once(settings, SLOT)

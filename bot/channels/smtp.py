@@ -208,23 +208,38 @@ class SmtpChannel:
 def _transact(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
     """One mail transaction, as smtplib's sendmail with one recipient, raising the same exceptions, but with the
     message already in DATA's form: sendmail would scan each 70 kB message for line ends and leading dots,
-    work Herald does once per edition. Addresses were validated when stored: no re-parsing here either."""
-    code, reply = conn.docmd("MAIL", f"FROM:<{sender}>")
-    if code != 250:
-        _reset(conn, code)
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = conn.docmd("RCPT", f"TO:<{recipient}>")
-    if code not in (250, 251):
-        _reset(conn, code)
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = conn.docmd("DATA")
-    if code != 354:
-        _reset(conn, code)
-        raise smtplib.SMTPDataError(code, reply)
+    work Herald does once per edition. Addresses were validated when stored: no re-parsing here either.
+    A server that offers PIPELINING (RFC 2920) gets MAIL, RCPT and DATA in one write and answers them together:
+    two round trips a message instead of four, which is most of a send's time to a distant server."""
+    if conn.does_esmtp and conn.has_extn("pipelining"):
+        conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        mail, rcpt, ready = conn.getreply(), conn.getreply(), conn.getreply()
+    else:
+        mail = conn.docmd("MAIL", f"FROM:<{sender}>")
+        rcpt = conn.docmd("RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
+        ready = conn.docmd("DATA") if rcpt[0] in (250, 251) else (503, b"")
+    if mail[0] != 250:
+        _abandon(conn, ready[0], mail[0])
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    if rcpt[0] not in (250, 251):
+        _abandon(conn, ready[0], rcpt[0])
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    if ready[0] != 354:
+        _reset(conn, ready[0])
+        raise smtplib.SMTPDataError(*ready)
     conn.send(data)
     code, reply = conn.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _abandon(conn: smtplib.SMTP, ready: int, code: int) -> None:
+    """After a refused MAIL or RCPT: a server that still said 354 to the pipelined DATA gets the lone dot that ends
+    an empty message (RFC 2920 3.1), then the transaction is reset."""
+    if ready == 354:
+        conn.send(b".\r\n")
+        conn.getreply()
+    _reset(conn, code)
 
 
 def _reset(conn: smtplib.SMTP, code: int) -> None:
