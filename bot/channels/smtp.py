@@ -13,7 +13,7 @@ import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.utils import parseaddr
 
 from ..errors import ChannelAuthError, TransientChannelError
@@ -86,7 +86,13 @@ class SmtpChannel:
         return one_by_one(messages, self._deliver, self.name)
 
     def _deliver(self, message: OutgoingMail) -> Outcome:
-        data = message.wire()
+        made: list[bytes] = []
+
+        def data() -> bytes:  # made once, even when a second connection carries it
+            if not made:
+                made.append(message.wire())
+            return made[0]
+
         for _ in range(2):
             conn = self._connection()
             try:
@@ -205,16 +211,23 @@ class SmtpChannel:
             _quit(conn)
 
 
-def _transact(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+def _transact(conn: smtplib.SMTP, sender: str, recipient: str, data: Callable[[], bytes]) -> None:
     """One mail transaction, as smtplib's sendmail with one recipient, raising the same exceptions, but with the
     message already in DATA's form: sendmail would scan each 70 kB message for line ends and leading dots,
     work Herald does once per edition. Addresses were validated when stored: no re-parsing here either.
     A server that offers PIPELINING (RFC 2920) gets MAIL, RCPT and DATA in one write and answers them together:
-    two round trips a message instead of four, which is most of a send's time to a distant server."""
+    two round trips a message instead of four, which is most of a send's time to a distant server; and `data`,
+    the message's bytes, is made (assembled, signed) while the server reads them, not before."""
     if conn.does_esmtp and conn.has_extn("pipelining"):
         conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        try:
+            message = data()
+        except BaseException:
+            conn.close()  # the server waits for a message that will not come: hung up, it delivers nothing
+            raise
         mail, rcpt, ready = conn.getreply(), conn.getreply(), conn.getreply()
     else:
+        message = data()
         mail = conn.docmd("MAIL", f"FROM:<{sender}>")
         rcpt = conn.docmd("RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
         ready = conn.docmd("DATA") if rcpt[0] in (250, 251) else (503, b"")
@@ -227,7 +240,7 @@ def _transact(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> N
     if ready[0] != 354:
         _reset(conn, ready[0])
         raise smtplib.SMTPDataError(*ready)
-    conn.send(data)
+    conn.send(message)
     code, reply = conn.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
