@@ -194,24 +194,9 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
         values.setdefault("publish_at", default_at)
     check("publish_at", lambda n: _instant(doc, n, settings))
 
-    if "image" in values and "image_alt" not in doc.fields:
-        problems.append(Problem(where, "image_alt", "is required when image is set: describe the picture for "
-                                "readers who cannot see it", doc.key_lines["image"]))
-    for name in ("image_alt", "image_credit"):
-        if name in doc.fields and "image" not in doc.fields:
-            problems.append(Problem(where, name, "has no image to go with (set image or remove it)",
-                                    doc.key_lines[name]))
-    for platform in values.get("social", {}):
-        if platform not in values.get("channels", CHANNELS):
-            problems.append(Problem(where, f"social.{platform}", f"{platform} is not among this item's channels",
-                                    doc.key_lines["social"]))
-    long = graphemes(values["summary"]) if "summary" in values else 0
-    if long > SUMMARY_LONG and warnings is not None:
-        warnings.append(Problem(where, "summary", f"is {long:,} characters long: the newsletter's blurb will be long "
-                                f"(the posts are shortened anyway); one to three sentences, at most {SUMMARY_LONG}, "
-                                "read best", doc.key_lines["summary"], warning=True))
+    problems += _between_fields(where, doc, values)
     if warnings is not None:
-        warnings.extend(fm.body_pictures(where, doc))
+        warnings.extend(_warnings(where, doc, values))
     if problems:
         return None, problems
 
@@ -226,6 +211,33 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
     for name, message in _post_problems(item, settings):
         problems.append(Problem(where, name, message, doc.key_lines.get(name.split(".")[0])))
     return (None, problems) if problems else (item, [])
+
+
+def _warnings(where: str, doc: fm.Document, values: dict[str, Any]) -> list[Problem]:
+    """What is worth a word but stops nothing: a long summary, pictures in the body."""
+    found = []
+    long = graphemes(values["summary"]) if "summary" in values else 0
+    if long > SUMMARY_LONG:
+        found.append(Problem(where, "summary", f"is {long:,} characters long: the newsletter's blurb will be long "
+                             f"(the posts are shortened anyway); one to three sentences, at most {SUMMARY_LONG}, "
+                             "read best", doc.key_lines["summary"], warning=True))
+    return found + fm.body_pictures(where, doc)
+
+
+def _between_fields(where: str, doc: fm.Document, values: dict[str, Any]) -> list[Problem]:
+    """What one field asks of another: a picture's alt text, an alt text's picture, an override's channel."""
+    found = []
+    if "image" in values and "image_alt" not in doc.fields:
+        found.append(Problem(where, "image_alt", "is required when image is set: describe the picture for readers "
+                             "who cannot see it", doc.key_lines["image"]))
+    for name in ("image_alt", "image_credit"):
+        if name in doc.fields and "image" not in doc.fields:
+            found.append(Problem(where, name, "has no image to go with (set image or remove it)", doc.key_lines[name]))
+    for platform in values.get("social", {}):
+        if platform not in values.get("channels", CHANNELS):
+            found.append(Problem(where, f"social.{platform}", f"{platform} is not among this item's channels",
+                                 doc.key_lines["social"]))
+    return found
 
 
 def _post_problems(item: Item, settings: Settings) -> list[tuple[str, str]]:

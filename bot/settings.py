@@ -266,33 +266,8 @@ def load_settings(
     overrides: Mapping[str, str] | None = None,
 ) -> Settings:
     """Defaults, then `env_file`, then the environment, then `overrides`; unknown or malformed is an error."""
-    environ = os.environ if environ is None else environ
     known = specs()
-    raw: dict[str, str] = {name: spec.default for name, spec in known.items()}
-    sources = {name: "default" for name in known}
-
-    if env_file is not None and env_file.is_file():
-        try:
-            _check_env_lines(env_file)
-            file_values = dotenv_values(env_file)
-        except UnicodeDecodeError:
-            raise ConfigError(f"{env_file}: not UTF-8 text") from None
-        except OSError as exc:
-            raise ConfigError(f"{env_file}: cannot be read: {exc.strerror}") from None
-        for name, value in file_values.items():
-            if name not in known:
-                raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
-            raw[name], sources[name] = value or "", str(env_file)
-    for name, value in environ.items():
-        if name in known:
-            raw[name], sources[name] = value, "environment"
-        elif name.startswith(OWN_PREFIXES):
-            raise ConfigError(f"environment: {name}: unknown setting{_suggest(name)}")
-    for name, value in (overrides or {}).items():
-        if name not in known:
-            raise ConfigError(f"{name}: unknown setting")
-        raw[name], sources[name] = value, "command line"
-
+    raw, sources = _raw_values(known, os.environ if environ is None else environ, env_file, overrides or {})
     values: dict[str, Any] = {}
     backends: dict[str, str] = {}
     options: dict[str, dict[str, Any]] = {}
@@ -312,6 +287,35 @@ def load_settings(
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable
         check_secret(settings)
     return settings
+
+
+def _raw_values(known: dict[str, Spec], environ: Mapping[str, str], env_file: Path | None,
+                overrides: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each setting's text and where it came from: its default, then `env_file`, the environment, `overrides`."""
+    raw: dict[str, str] = {name: spec.default for name, spec in known.items()}
+    sources = {name: "default" for name in known}
+    if env_file is not None and env_file.is_file():
+        try:
+            _check_env_lines(env_file)
+            file_values = dotenv_values(env_file)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{env_file}: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{env_file}: cannot be read: {exc.strerror}") from None
+        for name, value in file_values.items():
+            if name not in known:
+                raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
+            raw[name], sources[name] = value or "", str(env_file)
+    for name, value in environ.items():
+        if name in known:
+            raw[name], sources[name] = value, "environment"
+        elif name.startswith(OWN_PREFIXES):
+            raise ConfigError(f"environment: {name}: unknown setting{_suggest(name)}")
+    for name, value in overrides.items():
+        if name not in known:
+            raise ConfigError(f"{name}: unknown setting")
+        raw[name], sources[name] = value, "command line"
+    return raw, sources
 
 
 def _check_env_lines(env_file: Path) -> None:

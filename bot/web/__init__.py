@@ -76,18 +76,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(calendar.blueprint)
     app.register_blueprint(media.blueprint)
-    # Each app its own limiter, in memory: one process serves one app (tests start several).
-    limiter = Limiter(key_func=get_remote_address, app=app, storage_uri="memory://", strategy="fixed-window",
-                      headers_enabled=False)
-    for endpoint, limits in LIMITS.items():
-        if endpoint in app.view_functions:
-            view: Any = app.view_functions[endpoint]
-            for limit, key_func, deduct_when in limits:
-                if key_func:
-                    view = limiter.limit(limit, key_func=key_func, deduct_when=deduct_when)(view)
-                else:
-                    view = limiter.limit(limit, deduct_when=deduct_when)(view)
-            app.view_functions[endpoint] = view
+    _limit(app)
 
     @app.context_processor
     def common() -> dict[str, Any]:
@@ -119,6 +108,28 @@ def create_app(settings: Settings) -> Flask:
         css = "".join(f".badge.{name} {{ background: {p.colour}; }}\n" for name, p in REGISTRY.items())
         return Response(css, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
+    _error_pages(app)
+    return app
+
+
+def _limit(app: Flask) -> None:
+    """The rate limits each view declared (rate_limited), with a limiter of this app's own, in memory: one process
+    serves one app (tests start several)."""
+    limiter = Limiter(key_func=get_remote_address, app=app, storage_uri="memory://", strategy="fixed-window",
+                      headers_enabled=False)
+    for endpoint, limits in LIMITS.items():
+        if endpoint in app.view_functions:
+            view: Any = app.view_functions[endpoint]
+            for limit, key_func, deduct_when in limits:
+                if key_func:
+                    view = limiter.limit(limit, key_func=key_func, deduct_when=deduct_when)(view)
+                else:
+                    view = limiter.limit(limit, deduct_when=deduct_when)(view)
+            app.view_functions[endpoint] = view
+
+
+def _error_pages(app: Flask) -> None:
+    """Every error a visitor can meet, as a page of Herald's in words, never a server's default page."""
     @app.errorhandler(ConfigError)
     def not_set_up(exc: ConfigError) -> tuple[str, int]:
         """A setting that is wrong (a queue folder that is not there) is, for staff, the one line every command
@@ -146,8 +157,6 @@ def create_app(settings: Settings) -> Flask:
     def bad_request(exc: Exception) -> tuple[str, int]:
         return render_template("message.html.j2", heading="Something was missing", lines=[
             "The form expired or was incomplete. Go back, reload the page and try again."]), 400
-
-    return app
 
 
 def too_many(exc: Exception) -> tuple[str | Response, int]:
