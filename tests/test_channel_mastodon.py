@@ -360,8 +360,8 @@ def test_an_image_host_that_never_finishes_is_cut_off_at_the_timeout(settings_fo
     stop = threading.Event()
 
     def drip() -> Response:
-        def body():  # a byte every 0.1 s: every read gets an answer in time, the whole takes 8 s
-            for _ in range(80):
+        def body():  # a byte every 0.1 s: every read gets an answer in time, the whole takes 3 s
+            for _ in range(30):
                 if stop.wait(0.1):
                     return
                 yield b"\xff"

@@ -24,7 +24,7 @@ from .conftest import BASE, SAMPLE_QUEUE
 from .smtp_server import SmtpServer
 from .social_servers import Fault, MastodonServer, serving
 
-SUBSCRIBERS = 3000
+SUBSCRIBERS = 1500
 NOW = "2019-07-12T10:00"  # the sample's Friday slot
 ZURICH = ZoneInfo("Europe/Zurich")
 SECRET = "crash-test-secret-7Hq2xVb9LmKe4TzR8wYp3NcJ"
