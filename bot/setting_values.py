@@ -303,6 +303,30 @@ def _language(raw: str) -> str:
     return raw.strip()
 
 
+def _languages(raw: str) -> tuple[str, ...]:
+    """Language codes separated by commas, the default first (en, fr, es); each once."""
+    found: list[str] = []
+    for part in (p.strip().lower() for p in raw.split(",")):
+        if not part:
+            continue
+        code = _language(part)
+        if code in found:
+            raise ValueError(f"{quoted(code)} is listed twice")
+        found.append(code)
+    return tuple(found)
+
+
+def resolve_languages(language: str, languages: tuple[str, ...], language_source: str) -> tuple[str, tuple[str, ...]]:
+    """(the default language, every language): BOT_LANGUAGES when set, its first the default; else BOT_LANGUAGE
+    alone. Both set, they must agree, or the newsletter's language would depend on which one was read."""
+    if not languages:
+        return language, (language,)
+    if language_source != "default" and language != languages[0]:
+        raise ValueError(f"BOT_LANGUAGE is {language} but BOT_LANGUAGES starts with {languages[0]}: the first of "
+                         "BOT_LANGUAGES is the default language; remove BOT_LANGUAGE")
+    return languages[0], languages
+
+
 def _one_of(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()

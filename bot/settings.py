@@ -24,6 +24,7 @@ from .setting_values import (
     _domains,
     _hosts,
     _language,
+    _languages,
     _one_of,
     _optional_address,
     _optional_path,
@@ -44,6 +45,7 @@ from .setting_values import (
     parse_clock,
     parse_duration,
     parse_schedule,
+    resolve_languages,
 )
 
 # Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
@@ -71,6 +73,7 @@ SPECS: dict[str, Spec] = {
     "BOT_MAX_LATENESS": Spec("max_lateness", parse_duration, "24h"),
     "BOT_MAX_ITEM_AGE": Spec("max_item_age", parse_duration, "14d"),
     "BOT_LANGUAGE": Spec("language", _language, "en"),
+    "BOT_LANGUAGES": Spec("languages", _languages, ""),
     "BOT_ORG_NAME": Spec("org_name", _text, "Herald demo"),
     "BOT_ORG_ADDRESS": Spec("org_address", _text, "Rue de l'Exemple 1, 1201 Geneva, Switzerland"),
     "BOT_NEWSLETTER_NAME": Spec("newsletter_name", _text, ""),
@@ -163,7 +166,8 @@ class Settings:
     default_post_time: time
     max_lateness: timedelta
     max_item_age: timedelta  # an email item older than this at its edition's slot is missed, not sent
-    language: str
+    language: str  # the default language: the first of BOT_LANGUAGES
+    languages: tuple[str, ...]  # every language the organisation writes in, the default first
     org_name: str
     org_address: str
     newsletter_name: str
@@ -282,6 +286,11 @@ def load_settings(
             backends[spec.platform] = value
         else:
             options.setdefault(spec.platform, {})[spec.attr] = value
+    try:
+        values["language"], values["languages"] = resolve_languages(values["language"], values["languages"],
+                                                                    sources["BOT_LANGUAGE"])
+    except ValueError as exc:
+        raise ConfigError(f"{sources['BOT_LANGUAGES']}: {exc}") from None
     settings = Settings(**values, platform_backends=backends, platform_options=options, sources=sources)
     _check_backends(settings, raw, sources)
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable

@@ -49,6 +49,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         source = settings.sources.get(name, "default")
         if source == "default" and not spec.secret:
             shown = spec.default  # as documented (24h), not as read back (1d)
+        if name == "BOT_LANGUAGE" and settings.sources.get("BOT_LANGUAGES", "default") != "default":
+            shown, source = settings.language, "the first of BOT_LANGUAGES"
         if not shown and name in _STAND_INS:
             source += f"; empty, so {getattr(settings, _STAND_INS[name])} is used"
         rows.append((name, shown, source))

@@ -190,3 +190,20 @@ def test_a_settings_file_line_that_would_be_cut_or_dropped_is_refused(tmp_path: 
     good.write_text('# a comment\nBOT_ORG_ADDRESS="Rue #1, Geneva"\nexport BOT_TIMEZONE=Europe/Zurich\n\n')
     settings = load_settings(environ={}, env_file=good)
     assert settings.org_address == "Rue #1, Geneva" and settings.timezone.key == "Europe/Zurich"
+
+
+def test_languages_the_first_is_the_default_and_bot_language_agrees() -> None:
+    from bot.settings import load_settings
+    from bot.settings_view import describe
+
+    alone = load_settings(environ={"BOT_LANGUAGE": "fr"}, env_file=None)
+    assert (alone.language, alone.languages) == ("fr", ("fr",))
+    three = load_settings(environ={"BOT_LANGUAGES": "es, EN,fr"}, env_file=None)
+    assert (three.language, three.languages) == ("es", ("es", "en", "fr"))
+    assert ("BOT_LANGUAGE", "es", "the first of BOT_LANGUAGES") in describe(three)
+    assert load_settings(environ={"BOT_LANGUAGES": "en,fr", "BOT_LANGUAGE": "en"}, env_file=None).language == "en"
+    for listed, alone, said in (("en,fr", "fr", "starts with en"), ("en,en", "", "listed twice"),
+                                ("en,french", "", "not an ISO 639-1")):
+        env = {"BOT_LANGUAGES": listed, **({"BOT_LANGUAGE": alone} if alone else {})}
+        with pytest.raises(ConfigError, match=said):
+            load_settings(environ=env, env_file=None)
