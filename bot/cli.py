@@ -255,7 +255,7 @@ def demo(ctx: click.Context, start_raw: str | None, until_raw: str | None, csv_p
     with state_lock(app.settings):
         if csv_path.exists():
             with Ledger.open(app.settings.state_dir) as ledger:
-                imported = subscribers.import_csv(ledger, csv_path, start)
+                imported = subscribers.import_csv(ledger, csv_path, start, languages=app.settings.languages)
             click.echo(f"subscribers from {csv_path}: {imported.added} added, {imported.existing} already there")
         else:  # the default file is not here (run from another folder): say so, rather than send to nobody unseen
             click.echo(f"no {csv_path} here: the editions go to the subscribers already recorded (see bot "

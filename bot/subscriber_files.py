@@ -17,8 +17,9 @@ from typing import BinaryIO
 from .content import Problem
 from .errors import ContentError, quoted
 
-# Herald's export, in this order; it imports back as it is.
-EXPORT_FIELDS = ("email", "name", "status", "created_at", "updated_at", "unsubscribed_at", "source")
+# Herald's export, in this order; it imports back as it is (and so does an export from before `lang`).
+EXPORT_FIELDS = ("email", "name", "status", "created_at", "updated_at", "unsubscribed_at", "source", "lang")
+_OUR_HEADERS = (EXPORT_FIELDS, EXPORT_FIELDS[:-1])
 
 EMAIL_COLUMNS = ("email", "email address", "e-mail", "e-mail address")  # Herald, listmonk; Mailchimp
 NAME_COLUMNS = ("name", "full name")
@@ -26,6 +27,8 @@ FIRST_LAST = ("first name", "last name")  # Mailchimp: joined with a space
 # listmonk's `status` is the subscriber's; a `subscription_status`, where an export has one, is the list's.
 STATUS_COLUMNS = ("status", "subscription_status", "subscription status")
 UNSUB_TIME, CLEAN_TIME = "unsub_time", "clean_time"  # Mailchimp's unsubscribed and cleaned exports
+LANG_COLUMNS = ("lang", "language")  # Herald; Mailchimp's Language
+ATTRIBUTES = "attributes"  # listmonk: a JSON object, whose `lang` (where there is one) is the subscriber's language
 
 # What each tool's word means here. Every way of leaving is kept out: listmonk blocklists an address that
 # unsubscribed or complained as well as one that bounced, so a blocklisted row reads as "they left".
@@ -46,6 +49,7 @@ class Row:
     email: str  # as written in the file: not yet checked
     name: str
     status: str  # active, pending, unsubscribed or bounced
+    lang: str = ""  # as written in the file (`fr`, `fr_CA`, anything): checked against BOT_LANGUAGES by the importer
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ class Columns:
     unsub_time: int | None
     clean_time: int | None
     default: str  # the status of a row that says none
+    langs: tuple[int, ...] = ()  # the first that is not empty is the language
+    attributes: int | None = None
 
 
 def read(path: Path, email_column: str | None = None, name_column: str | None = None) -> Iterator[Row | Problem]:
@@ -74,7 +80,7 @@ def read(path: Path, email_column: str | None = None, name_column: str | None = 
     except csv.Error as exc:
         raise ContentError(where, "header", f"not a CSV row: {exc}", 1) from None
     columns = find_columns(where, header, email_column, name_column, path.name)
-    ours = tuple(header) == EXPORT_FIELDS  # Herald's export: its spreadsheet-safe cells are read back as they were
+    ours = tuple(header) in _OUR_HEADERS  # Herald's export: its spreadsheet-safe cells are read back as they were
     while True:
         try:
             cells = next(reader)
@@ -138,7 +144,8 @@ def find_columns(where: str, header: list[str], email_column: str | None, name_c
     default = "unsubscribed" if unsub is not None and clean is None else \
         "bounced" if clean is not None and unsub is None else "active"
     statuses = tuple(i for i in map(at, STATUS_COLUMNS) if i is not None)
-    return Columns(email, names, statuses, unsub, clean, default)
+    langs = tuple(i for i in map(at, LANG_COLUMNS) if i is not None)
+    return Columns(email, names, statuses, unsub, clean, default, langs, at(ATTRIBUTES))
 
 
 def _row(where: str, line: int, cells: list[str], columns: Columns) -> Row | Problem:
@@ -159,7 +166,21 @@ def _row(where: str, line: int, cells: list[str], columns: Columns) -> Row | Pro
         said.append("bounced")
     status = max(said, key=_DISTANCE.__getitem__) if said else columns.default
     name = " ".join(part for part in (cell(i) for i in columns.names) if part)
-    return Row(line, cells[columns.email] if columns.email < len(cells) else "", name, status)
+    lang = next((word for word in map(cell, columns.langs) if word), "") or _attribute_lang(cell(columns.attributes))
+    return Row(line, cells[columns.email] if columns.email < len(cells) else "", name, status, lang)
+
+
+def _attribute_lang(cell: str) -> str:
+    """The `lang` of listmonk's attributes cell; attributes that are not a JSON object say no language (the rest
+    of them is not kept, so they are not worth a problem of their own)."""
+    try:
+        attributes = json.loads(cell) if cell else {}
+    except ValueError:
+        return ""
+    lang = attributes.get("lang") if isinstance(attributes, dict) else None
+    if lang is None:
+        return ""
+    return lang.strip() if isinstance(lang, str) else json.dumps(lang)
 
 
 # --- Herald's export ------------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from . import keys, subscriber_files
+from . import keys, subscriber_files, subscriber_langs
 from .clock import from_utc_iso, utc_iso
 from .content import Problem
 from .errors import quoted
-from .ledger import FIRST_UNLISTED_ID, Ledger
+from .ledger import FIRST_UNLISTED_ID, Ledger, langs
 from .mail import TOKEN_LENGTH
 from .settings import Settings
 
@@ -129,6 +129,7 @@ class Subscriber:
     status: str
     created_at: str
     unsubscribed_at: str | None
+    lang: str | None = None  # one of BOT_LANGUAGES; None: the default language, whichever it is
 
 
 def get(ledger: Ledger, *, email: str | None = None, subscriber_id: int | None = None) -> Subscriber | None:
@@ -139,21 +140,23 @@ def get(ledger: Ledger, *, email: str | None = None, subscriber_id: int | None =
     return _subscriber(row) if row else None
 
 
-def add(ledger: Ledger, email: str, name: str, now: datetime, source: str = "staff") -> str:
-    """'added', 'exists' (name updated when given), or 'unsubscribed' / 'bounced' (left alone: they left, or
-    their mailbox refuses mail). Someone who asked to subscribe but has not confirmed yet is added."""
+def add(ledger: Ledger, email: str, name: str, now: datetime, source: str = "staff", lang: str | None = None) -> str:
+    """'added', 'exists' (name and language updated when given), or 'unsubscribed' / 'bounced' (left alone: they
+    left, or their mailbox refuses mail). Someone who asked to subscribe but has not confirmed yet is added."""
     stamp = utc_iso(now)
     with ledger.transaction():
         row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
+        if row is not None and row["status"] in ("unsubscribed", "bounced"):
+            return str(row["status"])
         if row is None:
             ledger.db.execute("INSERT INTO subscribers (email, name, source, created_at, updated_at) "
                               "VALUES (?, ?, ?, ?, ?)", (email, name, source, stamp, stamp))
-            return "added"
-        if row["status"] in ("unsubscribed", "bounced"):
-            return str(row["status"])
-        ledger.db.execute("UPDATE subscribers SET status = 'active', name = CASE WHEN ? != '' THEN ? ELSE name END, "
-                          "updated_at = ? WHERE id = ?", (name, name, stamp, row["id"]))
-        return "added" if row["status"] == "pending" else "exists"
+        else:
+            ledger.db.execute("UPDATE subscribers SET status = 'active', name = CASE WHEN ? != '' THEN ? ELSE name "
+                              "END, updated_at = ? WHERE id = ?", (name, name, stamp, row["id"]))
+        if lang is not None:
+            langs.write(ledger, email, lang, now)
+        return "added" if row is None or row["status"] == "pending" else "exists"
 
 
 def request(ledger: Ledger, email: str, name: str, now: datetime) -> bool:
@@ -252,7 +255,7 @@ def counts(ledger: Ledger) -> dict[str, int]:
 
 def _subscriber(row: object) -> Subscriber:
     return Subscriber(row["id"], row["email"], row["name"], row["status"], row["created_at"],  # type: ignore[index]
-                      row["unsubscribed_at"])  # type: ignore[index]
+                      row["unsubscribed_at"], row["lang"])  # type: ignore[index]
 
 
 # --- importing and exporting the list -------------------------------------------------------------------
@@ -267,13 +270,15 @@ class ImportReport:
     bounced: int = 0  # rows saying their mailbox refuses mail (Mailchimp's cleaned): recorded as bounced
     pending: int = 0  # rows saying they never confirmed: recorded as awaiting confirmation
     repeated: int = 0  # the same address twice in the file
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # rows left out
+    warnings: list[Problem] = field(default_factory=list)  # rows imported all the same (a language not listed)
 
 
 def import_csv(ledger: Ledger, path: Path, now: datetime, email_column: str | None = None,
-               name_column: str | None = None) -> ImportReport:
+               name_column: str | None = None, languages: tuple[str, ...] = ("en",)) -> ImportReport:
     """Import a CSV export as it is (Herald's, Mailchimp's, listmonk's, or any with `email_column`): bad rows are
-    reported, the rest go in, each with the status its file gives it."""
+    reported, the rest go in, each with the status and the language (one of `languages`, BOT_LANGUAGES) its file
+    gives it."""
     report = ImportReport()
     seen: set[str] = set()
     for row in subscriber_files.read(path, email_column, name_column):
@@ -290,17 +295,21 @@ def import_csv(ledger: Ledger, path: Path, now: datetime, email_column: str | No
             report.repeated += 1
             continue
         seen.add(email.lower())
-        outcome = import_row(ledger, email, clean_name(row.name), row.status, now, source=f"import:{path.name}")
+        lang, warning = subscriber_langs.imported(row.lang, languages, str(path), row.line)
+        report.warnings += [warning] if warning else []
+        outcome = import_row(ledger, email, clean_name(row.name), row.status, now, f"import:{path.name}", lang)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
 
-def import_row(ledger: Ledger, email: str, name: str, status: str, now: datetime, source: str) -> str:
+def import_row(ledger: Ledger, email: str, name: str, status: str, now: datetime, source: str,
+               lang: str | None = None) -> str:
     """One address as an imported list says, returned as the ImportReport count it adds to. An import only ever
     moves someone away from being mailed: a row saying they left (or bounced) makes an active subscriber
-    unsubscribed (or bounced), since the list they came from says they left; no row brings anyone back."""
+    unsubscribed (or bounced), since the list they came from says they left; no row brings anyone back. A
+    language (None: none given) is kept for someone new, and for someone the row keeps subscribed, as `add` does."""
     if status == "active":
-        outcome = add(ledger, email, name, now, source=source)
+        outcome = add(ledger, email, name, now, source=source, lang=lang)
         return {"added": "added", "exists": "existing"}.get(outcome, "kept_out")
     stamp = utc_iso(now)
     with ledger.transaction():
@@ -309,6 +318,8 @@ def import_row(ledger: Ledger, email: str, name: str, status: str, now: datetime
             ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at, "
                               "unsubscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                               (email, name, status, source, stamp, stamp, stamp if status == "unsubscribed" else None))
+            if lang is not None:
+                langs.write(ledger, email, lang, now)
             return status
         if status == "pending":  # not confirmed there: changes nothing here
             return "kept_out" if row["status"] in ("unsubscribed", "bounced") else "existing"
@@ -320,12 +331,14 @@ def import_row(ledger: Ledger, email: str, name: str, status: str, now: datetime
 
 
 def export(ledger: Ledger, zone: ZoneInfo) -> Iterator[dict[str, str | None]]:
-    """Every subscriber, in the order they came, with status and dates (ISO 8601 in `zone`): no id, no token."""
-    query = "SELECT email, name, status, created_at, updated_at, unsubscribed_at, source FROM subscribers ORDER BY id"
+    """Every subscriber, in the order they came, with status, dates (ISO 8601 in `zone`) and language (None: the
+    default): no id, no token."""
+    query = "SELECT email, name, status, created_at, updated_at, unsubscribed_at, source, lang FROM subscribers " \
+            "ORDER BY id"
     for row in ledger.db.execute(query):
         yield {"email": row["email"], "name": row["name"], "status": row["status"],
                "created_at": _local(row["created_at"], zone), "updated_at": _local(row["updated_at"], zone),
-               "unsubscribed_at": _local(row["unsubscribed_at"], zone), "source": row["source"]}
+               "unsubscribed_at": _local(row["unsubscribed_at"], zone), "source": row["source"], "lang": row["lang"]}
 
 
 def _local(stored: str | None, zone: ZoneInfo) -> str | None:

@@ -56,7 +56,7 @@ def test_subscribers_commands(tmp_path: Path) -> None:
     refused = run(["subscribers", "add", "new@example.org"], env)
     assert refused.exit_code == 1 and "unsubscribed earlier" in refused.stderr
     listed = run(["subscribers", "list", "--status", "unsubscribed"], env).stdout
-    assert listed == "New@example.org\tunsubscribed\tNew\n"  # matched in any case, stored as typed
+    assert listed == "New@example.org\tunsubscribed\tNew\ten (default)\n"  # matched in any case, stored as typed
     bad = run(["subscribers", "add", "not an address"], env)
     assert bad.exit_code == 4 and bad.stderr.startswith("error: command line: email: ")
     assert run(["subscribers", "remove", "new@example.org", "--erase"], env).exit_code == 0

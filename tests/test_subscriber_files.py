@@ -169,7 +169,7 @@ def test_the_csv_export_has_every_subscriber_with_status_and_local_dates(tmp_pat
     result = bot(state, "subscribers", "export")
     assert result.exit_code == 0
     data = result.stdout_bytes
-    assert data.startswith(b"email,name,status,created_at,updated_at,unsubscribed_at,source\r\n")
+    assert data.startswith(b"email,name,status,created_at,updated_at,unsubscribed_at,source,lang\r\n")
     assert b'"Ana ""Quotes"", Lima"' in data and "Tomáš Novák".encode() in data  # RFC 4180 quoting, UTF-8
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
     assert [r["email"] for r in rows] == ["amina.diallo@example.org", "priya.nair@example.in",

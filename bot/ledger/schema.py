@@ -223,4 +223,9 @@ MIGRATIONS: tuple[str, ...] = (
         polled_at TEXT NOT NULL
     );
     """,
+    # 11: each subscriber's language (one of BOT_LANGUAGES), NULL until one is given (by staff or an import): NULL
+    # follows the default language, so changing the first of BOT_LANGUAGES moves those who never chose with it
+    """
+    ALTER TABLE subscribers ADD COLUMN lang TEXT;
+    """,
 )
