@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import itemfile, queue
-from .content import Item
+from . import itemfile, queue, translations
+from .content import Item, combined_digest, translation_of
 from .errors import HeraldError, quoted
 from .ledger import Ledger
 from .ledger import review as book
@@ -79,6 +79,9 @@ def find(settings: Settings, item_id: str) -> Path:
     """The file of an item id, or HeraldError saying there is none."""
     if not queue.ID.fullmatch(item_id):
         raise HeraldError(f"{quoted(item_id)} is not an item id (the file name without .md)")
+    named = translation_of(f"{item_id}.md")
+    if named is not None:  # its file is a translation, decided on with its item
+        raise HeraldError(f"{item_id}.md is the {named[1]} translation of {named[0]}: name that item instead")
     queue.require_folder(settings)
     for path in settings.queue_dir.rglob(f"{item_id}.md"):
         if not any(part.startswith(".") for part in path.relative_to(settings.queue_dir).parts):
@@ -90,12 +93,12 @@ def load_one(settings: Settings, item_id: str) -> Item:
     """One item, validated as `bot validate` would; HeraldError listing its problems when it is not valid."""
     path = find(settings, item_id)
     loaded = queue.Queue()
-    ok = queue.load_campaigns(settings.queue_dir / queue.CAMPAIGNS_FILE, loaded)
+    ok = queue.load_campaigns(settings.queue_dir / queue.CAMPAIGNS_FILE, loaded, settings.languages)
     item, problems = queue.read_item(path, settings, loaded.campaigns, ok)
     if item is None:
         raise HeraldError(f"{item_id} is not valid, so it cannot be approved or sent: "
                           + "; ".join(str(p) for p in problems))
-    return item
+    return translations.with_translations(item, settings)  # an approval covers its translations too
 
 
 def approve(settings: Settings, ledger: Ledger, item_id: str, actor: str, now: datetime,
@@ -103,16 +106,19 @@ def approve(settings: Settings, ledger: Ledger, item_id: str, actor: str, now: d
     """Approve the item as it is now: a draft stops being one (its file loses `draft: true`), and the approval is
     bound to the file's new content. `seen`: the digest of the version the approver looked at, if they looked."""
     item = load_one(settings, item_id)
-    if seen is not None and seen != item.digest:
+    data = item.path.read_bytes()
+    own = itemfile.digest(data)  # the item's file alone: item.digest covers its translations too
+    # The staff page shows the item's file, so `seen` is that file's digest there.
+    if combined_digest(own, item.translations) != item.digest or seen not in (None, own, item.digest):
         raise itemfile.StaleEdit(f"{item_id} changed after you opened it: look at it again before approving")
     if item.draft:
-        data = item.path.read_bytes()
         fields = itemfile.read(item.path, item.id, data)
-        written = itemfile.save(item.path, itemfile.to_text(itemfile.without_draft(fields)), item.digest,
+        written = itemfile.save(item.path, itemfile.to_text(itemfile.without_draft(fields)), own,
                                 settings.state_dir)
         itemfile.commit_to_git(item.path, actor.removeprefix("cli:"), f"Approve {item.id}")
+        before = item.translations
         item = load_one(settings, item_id)
-        if item.digest != written:  # changed again in the instant since: approve only what was written
+        if item.digest != combined_digest(written, before):  # changed again since: approve only what was written
             raise itemfile.StaleEdit(f"{item_id} changed while it was being approved: look at it again")
     book.approve(ledger, item.id, item.digest, actor, now)
     book.record(ledger, actor, "approve", now, item.id)

@@ -14,6 +14,7 @@ import yaml
 
 from . import frontmatter as fm
 from .content import Campaign, Problem
+from .errors import quoted
 from .frontmatter import Invalid
 
 FILE = "campaigns.yaml"
@@ -41,8 +42,9 @@ class Campaigns:
                        "each campaign's name, hashtags, start and end, or take the campaign out of those items")
 
 
-def read(path: Path) -> tuple[Campaigns, list[Problem]]:
-    """Every campaign of the file at `path`, and the problems found, each reported once."""
+def read(path: Path, languages: tuple[str, ...]) -> tuple[Campaigns, list[Problem]]:
+    """Every campaign of the file at `path`, and the problems found, each reported once; `languages` is
+    BOT_LANGUAGES (the default first), which hashtags listed per language must keep to."""
     found = Campaigns(path)
     if not path.exists():
         found.missing = True
@@ -61,14 +63,14 @@ def read(path: Path) -> tuple[Campaigns, list[Problem]]:
     for key, node in doc.fields.items():
         line = doc.key_lines[key]
         try:
-            found.good[key] = _entry(doc, key, node, line)
+            found.good[key] = _entry(doc, key, node, line, languages)
         except Invalid as exc:
             found.broken[key] = Problem(where, exc.field, exc.message, exc.line or line)
             problems.append(found.broken[key])
     return found, problems
 
 
-def _entry(doc: fm.Document, key: str, node: yaml.Node, line: int) -> Campaign:
+def _entry(doc: fm.Document, key: str, node: yaml.Node, line: int, languages: tuple[str, ...]) -> Campaign:
     if not KEY.fullmatch(key):
         raise Invalid(key, "a campaign key may hold only letters, digits, '-' and '_'", line)
     entries = {k: (v, ln) for k, v, ln in fm.mapping(doc, key, node)}
@@ -79,12 +81,30 @@ def _entry(doc: fm.Document, key: str, node: yaml.Node, line: int) -> Campaign:
         if name not in entries:
             raise Invalid(f"{key}.{name}", "is required", line)
     name = fm.one_line(doc, f"{key}.name", entries["name"][0], 150)
-    tags = fm.hashtags(doc, f"{key}.hashtags", entries["hashtags"][0])
+    tags, by_language = _hashtags(doc, f"{key}.hashtags", entries["hashtags"][0], languages)
     start = fm.day(doc, f"{key}.start", entries["start"][0])
     end = fm.day(doc, f"{key}.end", entries["end"][0])
     if end < start:
         raise Invalid(f"{key}.end", f"{end} is before start {start}", entries["end"][1])
-    return Campaign(key, name, tags, start, end)
+    return Campaign(key, name, tags, start, end, by_language)
+
+
+def _hashtags(doc: fm.Document, name: str, node: yaml.Node,
+              languages: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(the default language's hashtags, each listed language's): one list is every language's; a mapping of
+    language to list gives each its own, and a language it leaves out takes the default language's."""
+    if not isinstance(node, yaml.MappingNode):
+        return fm.hashtags(doc, name, node), ()
+    listed: dict[str, tuple[str, ...]] = {}
+    for lang, value, line in fm.mapping(doc, name, node):
+        if lang not in languages:
+            raise Invalid(f"{name}.{lang}", f"{quoted(lang)} is not one of the languages of BOT_LANGUAGES "
+                          f"({', '.join(languages)}): add it there, or take this list out", line)
+        listed[lang] = fm.hashtags(doc, f"{name}.{lang}", value)
+    if languages[0] not in listed:
+        raise Invalid(name, f"has no list for {languages[0]}, the default language (the first of BOT_LANGUAGES), "
+                      "which every language without a list of its own takes: add one (it may be [])", doc.line(node))
+    return listed[languages[0]], tuple(listed.items())
 
 
 def resolve(doc: fm.Document, node: yaml.Node, known: dict[str, Campaign], found: Campaigns | None) -> Campaign:

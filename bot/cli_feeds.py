@@ -66,7 +66,7 @@ def parse_channels(raw: str) -> tuple[str, ...]:
 
 def campaign_problem(settings: Settings, key: str) -> str | None:
     """Why items cannot name campaign `key` (not in campaigns.yaml, or broken there), or None when they can."""
-    found, _ = campaign_file.read(queue.require_folder(settings) / queue.CAMPAIGNS_FILE)
+    found, _ = campaign_file.read(queue.require_folder(settings) / queue.CAMPAIGNS_FILE, settings.languages)
     if found.missing:
         return f"there is no {found.path}: add the campaign there first"
     if found.unreadable is not None:

@@ -45,7 +45,7 @@ def new(app: App, title: str, day: str | None) -> None:
     path = folder / f"{item_id}.md"
     text = itemfile.to_text(fields)
     loaded = queue.Queue()
-    ok = queue.load_campaigns(folder / queue.CAMPAIGNS_FILE, loaded)
+    ok = queue.load_campaigns(folder / queue.CAMPAIGNS_FILE, loaded, settings.languages)
     _, problems = queue.read_item(path, settings, loaded.campaigns, ok, data=text.encode())
     if problems:
         option = {"title": "--title", "date": "--date"}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+
+# `<id>.<lang>.md` translates `<id>.md` (Hugo's convention): two lowercase letters, so an id may still hold dots.
+_TRANSLATION_NAME = re.compile(r"(?P<stem>.+)\.(?P<lang>[a-z]{2})\.(?i:md)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +37,35 @@ class Problem:
 class Campaign:
     key: str
     name: str
-    hashtags: tuple[str, ...]
+    hashtags: tuple[str, ...]  # the default language's, which every language without its own list takes
     start: date
     end: date
+    # (language, its hashtags) where campaigns.yaml lists them per language; a tuple, so a Campaign stays hashable.
+    by_language: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def active_on(self, day: date) -> bool:
         return self.start <= day <= self.end
+
+    def hashtags_in(self, lang: str | None) -> tuple[str, ...]:
+        """The hashtags for posts in `lang` (None: the default language): its own list, else the default's."""
+        return dict(self.by_language).get(lang, self.hashtags) if lang is not None else self.hashtags
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """An item's text in another language, from `<id>.<lang>.md` beside it: None (or empty) is the original's."""
+
+    lang: str
+    path: Path
+    title: str | None = None
+    summary: str | None = None
+    body: str | None = None
+    link: str | None = None
+    image_alt: str | None = None
+    image_credit: str | None = None
+    # The translation's own overrides only: the original's are in the original's language (see Item.in_language).
+    social: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    digest: str = ""  # SHA-256 of the translation's file as read
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +90,9 @@ class Item:
     body: str = ""
     lang: str | None = None
     draft: bool = False  # never sent while set
-    digest: str = ""  # SHA-256 of the file as read: an approval holds for exactly this content
+    # SHA-256 of the file as read (with its translations', see combined_digest): an approval holds for exactly this
+    digest: str = ""
+    translations: Mapping[str, Translation] = field(default_factory=dict)  # by language, in BOT_LANGUAGES order
 
     @property
     def campaign_active(self) -> bool:
@@ -74,8 +104,32 @@ class Item:
         """The item's own tags, then its active campaign's, de-duplicated without regard to case."""
         tags = list(self.hashtags)
         if self.campaign is not None and self.campaign_active:
-            tags.extend(self.campaign.hashtags)
+            tags.extend(self.campaign.hashtags_in(self.lang))
         return dedupe_tags(tags)
+
+    def own_language(self, default: str) -> str:
+        """The language the item's file is written in: its `lang`, else `default` (BOT_LANGUAGES' first)."""
+        return self.lang or default
+
+    def languages(self, default: str) -> tuple[str, ...]:
+        """Its own language first, then those it is translated into (in BOT_LANGUAGES order, as the queue read them)."""
+        own = self.own_language(default)
+        return (own, *(lang for lang in self.translations if lang != own))
+
+    def in_language(self, lang: str, default: str) -> Item:
+        """The item as it reads in `lang`: the translation's text over the original's, everything else (dates,
+        campaign, image, channels, hashtags, draft) the original's. The item itself in its own language, and in a
+        language it has no translation in (the caller decides whether to show it so or leave it out)."""
+        found = self.translations.get(lang)
+        if found is None or lang == self.own_language(default):
+            return self
+        # An override replaces title and summary in a post: the original's, in its language, would hide the
+        # translated ones, so a translation's posts use only its own overrides.
+        return replace(self, title=found.title or self.title, summary=found.summary or self.summary,
+                       body=found.body or self.body, link=found.link or self.link,
+                       image_alt=found.image_alt or self.image_alt,
+                       image_credit=found.image_credit or self.image_credit,
+                       social=dict(found.social), lang=lang, translations={})
 
 
 def dedupe_tags(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -87,6 +141,20 @@ def dedupe_tags(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             seen.add(key)
             kept.append(tag)
     return tuple(kept)
+
+
+def translation_of(name: str) -> tuple[str, str] | None:
+    """(the file name of the item it translates, its language) for a translation's file name, else None."""
+    found = _TRANSLATION_NAME.fullmatch(name)
+    return (found["stem"] + name[-3:], found["lang"]) if found else None
+
+
+def combined_digest(own: str, translations: Mapping[str, Translation]) -> str:
+    """An item's digest with its translations': any of them changed, it changes; without any, it is the file's own."""
+    if not translations:
+        return own
+    parts = [own, *(f"{lang} {translations[lang].digest}" for lang in sorted(translations))]
+    return hashlib.sha256("\n".join(parts).encode("ascii")).hexdigest()
 
 
 def _every_channel() -> tuple[str, ...]:

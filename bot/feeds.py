@@ -273,7 +273,7 @@ def import_feed(settings: Settings, source: str, now: datetime, options: Options
             parsed = parse(fetched.data, source, fetched.url, fetched.content_type)
         else:
             fetched, parsed = None, parse(_read_file(source), source)
-        found, _ = campaign_file.read(folder / queue.CAMPAIGNS_FILE)
+        found, _ = campaign_file.read(folder / queue.CAMPAIGNS_FILE, settings.languages)
         for entry in parsed.entries:
             _import_entry(ledger, entry, parsed.feed, settings, now, options, folder, found, result)
         if fetched is not None:  # its validators are kept only once every entry is written

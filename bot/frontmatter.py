@@ -209,7 +209,7 @@ def _comment_between(lines: list[str], start: tuple[int, int], end: tuple[int, i
         found = _COMMENT_WORD.search(text, begin, stop)
         if found:
             word = found.group(1)
-            if field.rsplit(".", 1)[-1] == "hashtags":
+            if "hashtags" in field.split("."):  # an item's, a campaign's, or a campaign's for one language
                 tag = word or "HRC61"
                 fix = (f"leave out the '#' (Herald adds it to each tag), as in [{tag}, ...], or quote the tag: "
                        f'"#{tag}"')
@@ -339,7 +339,7 @@ def mapping(doc: Document, name: str, node: yaml.Node) -> list[tuple[str, yaml.N
 def _keep(name: str, lost: str, block: bool = False) -> str:
     """How to write a value YAML took for a comment: a tag without its '#', or quoted, as an entry of a `- ` list
     when `block`; anything else in quotes."""
-    if name.rsplit(".", 1)[-1] == "hashtags":
+    if "hashtags" in name.split("."):  # an item's, a campaign's, or a campaign's for one language
         tag = lost[1:] or "HRC61"
         example = f'- {tag}, or quote it: - "#{tag}"' if block else f'[{tag}], or quote it: ["#{tag}"]'
         return f"leave out the '#' (Herald adds it to each tag), as in {example}"

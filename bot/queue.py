@@ -24,7 +24,7 @@ from . import media, utm
 from .addresses import literal_private
 from .campaigns import Campaigns
 from .clock import at_local, parse_instant
-from .content import Campaign, Item, Problem
+from .content import Campaign, Item, Problem, translation_of
 from .errors import quoted
 from .frontmatter import CONTROL, TAG, Invalid, check_tag
 from .ledger import Ledger
@@ -66,7 +66,8 @@ class Queue:
 
     @property
     def invalid_ids(self) -> set[str]:
-        return {Path(p.path).stem for p in self.problems if p.path.endswith(".md")}
+        files = {Path(p.path) for p in self.problems if p.path.endswith(".md")}
+        return {path.stem for path in files if not translation_of(path.name)}  # a translation is no item
 
 
 def require_folder(settings: Settings) -> Path:
@@ -78,8 +79,12 @@ def load(settings: Settings) -> Queue:
     """Every item of the queue folder, read and checked; ConfigError when there is no queue folder."""
     folder = require_folder(settings)
     queue = Queue()
-    found = load_campaigns(folder / CAMPAIGNS_FILE, queue)
-    paths, skipped = _walk(folder)
+    found = load_campaigns(folder / CAMPAIGNS_FILE, queue, settings.languages)
+    # Translations are read after the items, with this module's readers: imported here, as it imports this module.
+    from .translations import attach, split
+
+    every, skipped = _walk(folder)
+    paths, translated = split(every)
     queue.files = len(paths)
     by_id: dict[str, list[Path]] = {}
     for path in paths:
@@ -98,6 +103,7 @@ def load(settings: Settings) -> Queue:
     missing = found.missing_problem()
     if missing is not None:
         queue.problems.append(missing)
+    attach(queue, paths, translated, settings)
     if skipped:
         queue.warnings.append(_skipped_warning(folder, skipped))
     queue.items.sort(key=lambda i: (i.publish_at, i.id))
@@ -127,10 +133,10 @@ def _skipped_warning(folder: Path, skipped: list[Path]) -> Problem:
                    warning=True)
 
 
-def load_campaigns(path: Path, queue: Queue) -> Campaigns:
+def load_campaigns(path: Path, queue: Queue, languages: tuple[str, ...]) -> Campaigns:
     """Read campaigns.yaml into `queue` (its usable campaigns and its problems); what read_item needs to judge an
-    item's campaign."""
-    found, problems = campaign_file.read(path)
+    item's campaign. `languages`: BOT_LANGUAGES."""
+    found, problems = campaign_file.read(path, languages)
     queue.campaigns.update(found.good)
     queue.problems.extend(problems)
     queue.campaign_file = found

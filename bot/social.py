@@ -186,7 +186,7 @@ def _post(
     if dropped:
         notes.append("hashtags dropped to fit: " + " ".join("#" + t for t in dropped))
     facets = rules.facets(text, layout, link)
-    campaign = item.campaign.hashtags if item.campaign is not None and item.campaign_active else ()
+    campaign = item.campaign.hashtags_in(item.lang) if item.campaign is not None and item.campaign_active else ()
     return Post(rules.name, item.id, text, length, rules.limit, link, facets, shortened, dropped,
                 tuple(notes), wanted or length, campaign_tags=campaign)
 

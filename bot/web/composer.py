@@ -16,7 +16,7 @@ from typing import Any
 from .. import itemfile, mail, media, queue, social, utm
 from ..campaigns import Campaigns
 from ..clock import from_utc_iso, next_slot
-from ..content import Campaign, Item, Problem
+from ..content import Campaign, Item, Problem, translation_of
 from ..errors import HeraldError, quoted
 from ..ledger import Ledger
 from ..platforms import PLATFORMS
@@ -72,7 +72,8 @@ def campaigns(settings: Settings) -> tuple[dict[str, Campaign], Campaigns]:
     """The campaigns items may use, and what campaigns.yaml gave; ConfigError when there is no queue folder (every
     staff page about items needs it, and a save could not be written)."""
     loaded = queue.Queue()
-    found = queue.load_campaigns(queue.require_folder(settings) / queue.CAMPAIGNS_FILE, loaded)
+    found = queue.load_campaigns(queue.require_folder(settings) / queue.CAMPAIGNS_FILE, loaded,
+                                 settings.languages)
     return loaded.campaigns, found
 
 
@@ -91,6 +92,10 @@ def check(settings: Settings, fields: itemfile.Fields, path: Path, new: bool) ->
         clash = [p for p in settings.queue_dir.rglob("*.md") if p.stem.casefold() == fields.id.casefold()]
         if clash:
             checked.add("id", f"{quoted(fields.id)} is already the id of {clash[0].name}: choose another")
+        named = translation_of(f"{fields.id}.md")
+        if named is not None:  # the file would be read as a translation, never as an item
+            checked.add("id", f"{quoted(fields.id)} ends in .{named[1]}, which names a translation of {named[0]}: "
+                        "choose another")
     return checked
 
 

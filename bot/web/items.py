@@ -11,9 +11,9 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
-from .. import approval, itemfile, queue
+from .. import approval, itemfile, queue, translations
 from ..clock import from_utc_iso
-from ..content import Item
+from ..content import Item, translation_of
 from ..errors import HeraldError
 from ..frontmatter import Invalid
 from ..ledger import review as book
@@ -52,9 +52,10 @@ def listing() -> str:
     for problem in sorted(loaded.problems, key=lambda p: p.order):
         if problem.path.endswith(".md"):
             invalid.setdefault(Path(problem.path).stem, []).append(f"{problem.field}: {problem.message}")
-    # A file whose name is no item id has no page to open: its problem says how to rename it.
+    # A file whose name is no item id has no page to open: its problem says how to rename it. Nor has a translation.
     return render_template("admin_items.html.j2", rows=rows, zone=tz.key,
-                           invalid=[{"id": k, "page": bool(queue.ID.fullmatch(k)), "problems": v}
+                           invalid=[{"id": k, "page": bool(queue.ID.fullmatch(k)) and not translation_of(f"{k}.md"),
+                                     "problems": v}
                                     for k, v in sorted(invalid.items())],
                            notice=session.pop("notice", None))
 
@@ -230,13 +231,14 @@ def _form(mode: str, fields: itemfile.Fields, checked: composer.Checked | None =
                                "campaigns": sorted((k, c.name) for k, c in known.items()), "zone": cfg.timezone.key,
                                "default_time": f"{cfg.default_post_time:%H:%M}", "language": cfg.language,
                                "fixed": {}, "preview": None, "state": None, "history": [], "deliveries": [],
-                               "suggested_id": suggested, "labels": LABELS}
+                               "suggested_id": suggested, "labels": LABELS, "translations": []}
     if checked is not None:
         context.update(_preview_context(checked))
     elif path is not None:
         context.update(_preview_context(composer.check(cfg, fields, path, new=False)))
     if path is not None:
         item, _ = queue.read_item(path, cfg, known, found)  # as it is on disk, whatever the form holds
+        item = translations.with_translations(item, cfg) if item is not None else None  # as the run reads it
         context.update(_item_context(fields, item))
     return render_template("admin_item.html.j2", **context)
 
@@ -270,4 +272,6 @@ def _item_context(fields: itemfile.Fields, item: Item | None) -> dict[str, Any]:
         "deliveries": deliveries,
         "history": history,
         "required": cfg.approval == "required",
+        # Shown, not edited here: the translations are their own files (`<id>.<lang>.md`) beside the item's.
+        "translations": [f"{t.lang} ({t.path.name})" for t in item.translations.values()] if item is not None else [],
     }
