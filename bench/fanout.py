@@ -49,6 +49,7 @@ def environment(state: Path, port: int, connections: int, backend: str = "smtp",
                 rate: float | None = None) -> dict[str, str]:
     env = {
         "BOT_STATE_DIR": str(state), "BOT_QUEUE_DIR": str(ROOT / "content_queue"), "BOT_TIMEZONE": "Europe/Zurich",
+        "BOT_LANGUAGES": "en,fr,es",
         "BOT_EMAIL_BACKEND": backend, "BOT_X_BACKEND": "off", "BOT_MASTODON_BACKEND": "off",
         "BOT_BLUESKY_BACKEND": "off", "MAIL_FROM": "Geneva Rights Desk <newsletter@example.org>",
         "BOT_PUBLIC_URL": "https://news.example.org", "BOT_SECRET": "benchmark-secret-not-for-use-Tq7Wn2Kx",

@@ -58,9 +58,15 @@ def render_50() -> None:
           f"target 20 ms: {'met' if statistics.median(herald) <= 0.020 else 'MISSED'}")
 
 
+def translation_of(name: str) -> bool:
+    from bot.content import translation_of as named
+
+    return named(name) is not None
+
+
 def queue_of(folder: Path, count: int) -> None:
     """`count` items like the sample's, each with its own link (links are measured, and cached by text)."""
-    sample = sorted((ROOT / "content_queue").glob("*.md"))
+    sample = sorted(p for p in (ROOT / "content_queue").glob("*.md") if not translation_of(p.name))  # items only
     (folder / "campaigns.yaml").write_bytes((ROOT / "content_queue" / "campaigns.yaml").read_bytes())
     for n in range(count):
         text = sample[n % len(sample)].read_text()

@@ -154,8 +154,10 @@ def validate(app: App) -> None:
     for found in sorted([*result.problems, *result.warnings], key=lambda p: p.order):
         click.echo(str(found))
     invalid = result.files - len(result.items)  # a summary that adds up: files, valid, invalid, then the problems
+    translated = sum(len(item.translations) for item in result.items)
     click.echo(f"{counted(result.files, 'item file')} in {app.settings.queue_dir}, {len(result.items):,} valid, "
-               + (f"{invalid:,} invalid, " if invalid else "") + f"{queue_counts(result)}.")
+               + (f"{invalid:,} invalid, " if invalid else "")
+               + (f"{counted(translated, 'translation')}, " if translated else "") + f"{queue_counts(result)}.")
     sys.exit(1 if result.problems else 0)
 
 

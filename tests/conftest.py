@@ -21,6 +21,7 @@ BASE = {
     "BOT_ORG_ADDRESS": "Rue de Varembé 1, 1202 Geneva, Switzerland",
     "BOT_PUBLIC_URL": "https://news.example.org",
     "MAIL_FROM": "Geneva Rights Desk <newsletter@example.org>",
+    "BOT_LANGUAGES": "en,fr,es",  # the sample queue's translations
 }
 
 

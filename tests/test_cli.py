@@ -25,7 +25,7 @@ def run(args: list[str], env: dict[str, str] | None = None):
 def test_validate_passes_on_the_sample_queue(tmp_path: Path) -> None:
     result = run(["validate"], {"BOT_QUEUE_DIR": str(SAMPLE_QUEUE), "BOT_STATE_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"12 item files in {SAMPLE_QUEUE}, 12 valid, 0 problems, 0 warnings.\n"
+    assert result.stdout == f"12 item files in {SAMPLE_QUEUE}, 12 valid, 7 translations, 0 problems, 0 warnings.\n"
     assert result.stderr == ""  # `bot validate > report.txt` keeps it all
 
 

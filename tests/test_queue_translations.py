@@ -344,7 +344,7 @@ def test_the_staff_pages_and_commands_never_show_a_translation_as_an_item(make_s
     assert validated.exit_code == 1
     assert validated.stdout.splitlines() == [
         f"{broken}:3: publish_at: may not be set in a translation: it comes from 2019-07-22-niger-draft-law.md",
-        f"12 item files in {settings.queue_dir}, 12 valid, 1 problem, 0 warnings."]
+        f"12 item files in {settings.queue_dir}, 12 valid, 7 translations, 1 problem, 0 warnings."]
     approved = CliRunner().invoke(cli, ["--env-file", "/dev/null", "approve", f"{renewed}.fr"], env=env)
     assert approved.exit_code != 0
     assert f"{renewed}.fr.md is the fr translation of {renewed}.md: name that item instead" in approved.output
