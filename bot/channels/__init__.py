@@ -8,6 +8,7 @@ that a run that sends nothing loads none of them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Sequence
@@ -132,9 +133,11 @@ def post_of(message: Outgoing, kind: str) -> OutgoingPost:
     return message
 
 
-def posts_only(messages: Sequence[Outgoing], kind: str) -> list[OutgoingPost]:
-    """`messages` as posts, one for one (send must answer each), or TypeError as `post_of`."""
-    return [post_of(message, kind) for message in messages]
+def each_post(messages: Sequence[Outgoing], kind: str, publish: Callable[[OutgoingPost], str]) -> list[Outcome]:
+    """Each post handed over by `publish` (which returns its remote id), one outcome per message in order, as
+    `outcome_of` makes them; anything but a post is TypeError, as `post_of`."""
+    posts = [post_of(message, kind) for message in messages]  # all checked before any goes
+    return [outcome_of(functools.partial(publish, post)) for post in posts]
 
 
 class Channel(Protocol):

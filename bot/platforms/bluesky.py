@@ -10,7 +10,6 @@ when its access token expires, and a new login happens only when that fails (log
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..channels import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only
+from ..channels import Outcome, Outgoing, OutgoingPost, Sent, each_post, post_of
 from ..channels import register as register_channel
 from ..channels.http import call, json_body, post_image, session
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
@@ -162,8 +161,7 @@ class Bluesky:
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        posts = posts_only(messages, self.kind)
-        return [outcome_of(functools.partial(self._publish, post)) for post in posts]
+        return each_post(messages, self.kind, self._publish)
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         post = post_of(message, self.kind)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -17,7 +16,7 @@ import regex
 import requests
 
 from .. import private
-from ..channels import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only
+from ..channels import Outcome, Outgoing, OutgoingPost, Sent, each_post, post_of
 from ..channels import register as register_channel
 from ..channels.http import call, json_body, post_image, session
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError, quoted
@@ -206,8 +205,7 @@ class LinkedIn:
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        posts = posts_only(messages, self.kind)
-        return [outcome_of(functools.partial(self._publish, post)) for post in posts]
+        return each_post(messages, self.kind, self._publish)
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         # The Posts API takes no idempotency key: the page's latest posts are the only way to know, so look there.

@@ -9,7 +9,6 @@ posts twice; after that, `reconcile` looks for the post among the account's rece
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import html
 import logging
@@ -21,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..channels import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only
+from ..channels import Outcome, Outgoing, OutgoingPost, Sent, each_post, post_of
 from ..channels import register as register_channel
 from ..channels.http import call, json_body, post_image, session
 from ..errors import ChannelAuthError, FinalChannelError, TransientChannelError
@@ -114,8 +113,7 @@ class Mastodon:
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        posts = posts_only(messages, self.kind)
-        return [outcome_of(functools.partial(self._publish, post)) for post in posts]
+        return each_post(messages, self.kind, self._publish)
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         post = post_of(message, self.kind)

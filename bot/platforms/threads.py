@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
@@ -16,7 +15,7 @@ import regex
 import requests
 from twitter_text import extract_urls_with_indices  # already imported by the registry, its warning silenced there
 
-from ..channels import Outcome, Outgoing, OutgoingPost, Sent, outcome_of, post_of, posts_only
+from ..channels import Outcome, Outgoing, OutgoingPost, Sent, each_post, post_of
 from ..channels import register as register_channel
 from ..channels.http import TRANSIENT_STATUSES, call, excerpt, json_body, retry_after, session
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError, quoted
@@ -151,7 +150,7 @@ class Threads:
     # --- the protocol -------------------------------------------------------------------------------
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
-        return [outcome_of(functools.partial(self._publish, post)) for post in posts_only(messages, self.kind)]
+        return each_post(messages, self.kind, self._publish)
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         post = post_of(message, self.kind)
