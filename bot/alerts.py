@@ -10,10 +10,10 @@ import json
 import logging
 from datetime import timedelta
 
+from . import i18n
 from .channels import Channels
 from .clock import from_utc_iso, utc_iso
 from .dispatch import RunReport, send_notice
-from .errors import counted
 from .ledger import Ledger
 from .settings import Settings
 
@@ -25,33 +25,40 @@ def needs_a_person(report: RunReport) -> bool:
     return bool(report.failed or report.missed or report.stale or report.paused or report.emails_failed)
 
 
-def problems(report: RunReport) -> list[tuple[str, str, list[str]]]:
-    """(key, short label, lines) for each problem of the run: the key says whether it was told already."""
+def problems(report: RunReport, lang: str = "en") -> list[tuple[str, str, list[str]]]:
+    """(key, what it is in the subject, lines) for each problem of the run, in `lang`: the key says whether it was
+    told already, the second is `paused:<channel>`, `failed`, `missed` or `refused`."""
+    _ = i18n.translations(lang, "email").gettext
     found = []
     for kind, why in report.paused.items():
-        found.append((f"paused:{kind}", f"{kind} paused", [
-            f"* {kind} is paused: its credentials were refused.", f"  {why}",
-            "  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run."]))
+        found.append((f"paused:{kind}", f"paused:{kind}", [
+            _("* %(channel)s is paused: its credentials were refused.") % {"channel": kind}, f"  {why}",
+            _("  Fix the credentials, check them with `bot doctor`; what is pending goes out on the next run.")]))
     # One entry per item and reason, its platforms together: an item missed everywhere is one thing to deal with.
     for (item, why), platforms in _by_item(report.failed).items():
         found.append((f"failed:{item}:{','.join(platforms)}", "failed", [
-            f"* {item} was not posted to {_listed(platforms)}: {why}",
-            f"  Once the cause is fixed: bot requeue {item}" + (f" --platform {platforms[0]}" if len(platforms) == 1
-                                                                 else "")]))
+            _("* %(item)s was not posted to %(platforms)s: %(why)s")
+            % {"item": item, "platforms": i18n.listed(platforms, lang), "why": why},
+            _("  Once the cause is fixed: %(command)s") % {"command": _requeue(item, platforms)}]))
     if report.emails_failed:
-        found.append(("emails", "newsletter messages refused", [
-            f"* {counted(report.emails_failed, 'newsletter message')} refused for good (see `bot status` for the "
-            "server's reasons per edition)."]))
+        found.append(("emails", "refused", [i18n.translations(lang, "email").ngettext(
+            "* %(num)s newsletter message refused for good (see `bot status` for the server's reasons per edition).",
+            "* %(num)s newsletter messages refused for good (see `bot status` for the server's reasons per edition).",
+            report.emails_failed) % {"num": i18n.number(report.emails_failed, lang)}]))
     for (item, why), platforms in _by_item(report.missed).items():
         found.append((f"missed:{item}:{','.join(platforms)}", "missed", [
-            f"* {item} was not posted to {_listed(platforms)}: {why}.",
-            f"  To post it anyway: bot requeue {item}" + (f" --platform {platforms[0]}" if len(platforms) == 1
-                                                          else "")]))
+            _("* %(item)s was not posted to %(platforms)s: %(why)s")
+            % {"item": item, "platforms": i18n.listed(platforms, lang), "why": why + "."},
+            _("  To post it anyway: %(command)s") % {"command": _requeue(item, platforms)}]))
     for item, why in report.stale:
         found.append((f"stale:{item}", "missed", [
-            f"* {item} was kept out of the newsletter: {why}.",
-            "  To send it anyway, give it a new publish_at: it goes in the next edition."]))
+            _("* %(item)s was kept out of the newsletter: %(why)s.") % {"item": item, "why": why},
+            _("  To send it anyway, give it a new publish_at: it goes in the next edition.")]))
     return found
+
+
+def _requeue(item: str, platforms: list[str]) -> str:
+    return f"bot requeue {item}" + (f" --platform {platforms[0]}" if len(platforms) == 1 else "")
 
 
 def _by_item(posts: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[str]]:
@@ -61,21 +68,30 @@ def _by_item(posts: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[st
     return grouped
 
 
-def _listed(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _subject_part(kind: str, n: int, lang: str) -> str:
+    words = i18n.translations(lang, "email")
+    if kind.startswith("paused:"):
+        return words.gettext("%(channel)s paused") % {"channel": kind.split(":", 1)[1]}
+    if kind == "refused":
+        return words.gettext("newsletter messages refused")
+    if kind == "failed":
+        return words.ngettext("%(num)s item failed", "%(num)s items failed", n) % {"num": i18n.number(n, lang)}
+    return words.ngettext("%(num)s item missed", "%(num)s items missed", n) % {"num": i18n.number(n, lang)}
 
 
 def compose(found: list[tuple[str, str, list[str]]], report: RunReport, settings: Settings) -> tuple[str, str]:
-    """(subject, plain text) of the alert: each problem with the command that deals with it."""
-    labels = [label for _, label, _ in found]
-    counts = {label: labels.count(label) for label in dict.fromkeys(labels)}
-    subject = ", ".join(label if label.endswith(("paused", "refused")) else f"{counted(n, 'item')} {label}"
-                        for label, n in counts.items())
+    """(subject, plain text) of the alert, in the default language: each problem with the command that deals
+    with it."""
+    lang = settings.language
+    _ = i18n.translations(lang, "email").gettext
+    kinds = [kind for _key, kind, _lines in found]
+    subject = ", ".join(_subject_part(kind, kinds.count(kind), lang) for kind in dict.fromkeys(kinds))
     when = report.now.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M %Z")
-    lines = [f"Herald's run of {when} needs a person.", ""]
-    for _, _, text in found:
+    lines = [_("Herald's run of %(when)s needs a person.") % {"when": when}, ""]
+    for _key, _kind, text in found:
         lines += text + [""]
-    lines += ["`bot status` shows everything that needs a person.", "", f"-- Herald, for {settings.org_name}"]
+    lines += [_("`bot status` shows everything that needs a person."), "",
+              _("-- Herald, for %(organisation)s") % {"organisation": settings.org_name}]
     return f"[Herald] {subject}", "\n".join(lines)
 
 
@@ -85,7 +101,7 @@ def send(report: RunReport, settings: Settings, ledger: Ledger, channels: Channe
         return False
     told: dict[str, str] = json.loads(ledger.meta("alerted") or "{}")
     fresh = {key: at for key, at in told.items() if report.now - from_utc_iso(at) < QUIET_FOR}
-    found = [p for p in problems(report) if p[0] not in fresh]
+    found = [p for p in problems(report, settings.language) if p[0] not in fresh]
     if not found:
         return False
     subject, text = compose(found, report, settings)
