@@ -6,8 +6,10 @@ that cannot be read at all is reported once, each item it holds back pointing to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import regex
 import yaml
@@ -16,6 +18,8 @@ from . import frontmatter as fm
 from .content import Campaign, Problem
 from .errors import quoted
 from .frontmatter import Invalid
+
+T = TypeVar("T")
 
 FILE = "campaigns.yaml"
 FIELDS = ("name", "hashtags", "start", "end")
@@ -63,14 +67,17 @@ def read(path: Path, languages: tuple[str, ...]) -> tuple[Campaigns, list[Proble
     for key, node in doc.fields.items():
         line = doc.key_lines[key]
         try:
-            found.good[key] = _entry(doc, key, node, line, languages)
+            notes: list[tuple[str, str, int]] = []
+            found.good[key] = _entry(doc, key, node, line, languages, notes)
+            problems += [Problem(where, field, message, at, warning=True) for field, message, at in notes]
         except Invalid as exc:
             found.broken[key] = Problem(where, exc.field, exc.message, exc.line or line)
             problems.append(found.broken[key])
     return found, problems
 
 
-def _entry(doc: fm.Document, key: str, node: yaml.Node, line: int, languages: tuple[str, ...]) -> Campaign:
+def _entry(doc: fm.Document, key: str, node: yaml.Node, line: int, languages: tuple[str, ...],
+           notes: list[tuple[str, str, int]]) -> Campaign:
     if not KEY.fullmatch(key):
         raise Invalid(key, "a campaign key may hold only letters, digits, '-' and '_'", line)
     entries = {k: (v, ln) for k, v, ln in fm.mapping(doc, key, node)}
@@ -80,30 +87,36 @@ def _entry(doc: fm.Document, key: str, node: yaml.Node, line: int, languages: tu
     for name in FIELDS:
         if name not in entries:
             raise Invalid(f"{key}.{name}", "is required", line)
-    name = fm.one_line(doc, f"{key}.name", entries["name"][0], 150)
-    tags, by_language = _hashtags(doc, f"{key}.hashtags", entries["hashtags"][0], languages)
+    name, names = _per_language(doc, f"{key}.name", entries["name"][0], languages,
+                                lambda d, n, v: fm.one_line(d, n, v, 150), "name", notes)
+    tags, by_language = _per_language(doc, f"{key}.hashtags", entries["hashtags"][0], languages, fm.hashtags,
+                                      "list", notes, " (it may be [])")
     start = fm.day(doc, f"{key}.start", entries["start"][0])
     end = fm.day(doc, f"{key}.end", entries["end"][0])
     if end < start:
         raise Invalid(f"{key}.end", f"{end} is before start {start}", entries["end"][1])
-    return Campaign(key, name, tags, start, end, by_language)
+    return Campaign(key, name, tags, start, end, by_language, names)
 
 
-def _hashtags(doc: fm.Document, name: str, node: yaml.Node,
-              languages: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
-    """(the default language's hashtags, each listed language's): one list is every language's; a mapping of
-    language to list gives each its own, and a language it leaves out takes the default language's."""
+def _per_language(doc: fm.Document, name: str, node: yaml.Node, languages: tuple[str, ...],
+                  read: Callable[[fm.Document, str, yaml.Node], T], what: str, notes: list[tuple[str, str, int]],
+                  hint: str = "") -> tuple[T, tuple[tuple[str, T], ...]]:
+    """(the default language's value, each listed language's): one value is every language's; a mapping of language
+    to value gives each its own, and a language it leaves out takes the default language's. A language BOT_LANGUAGES
+    does not list is a warning in `notes` and set aside: languages come and go in the settings, and the campaign's
+    items must not wait for the file to follow."""
     if not isinstance(node, yaml.MappingNode):
-        return fm.hashtags(doc, name, node), ()
-    listed: dict[str, tuple[str, ...]] = {}
+        return read(doc, name, node), ()
+    listed: dict[str, T] = {}
     for lang, value, line in fm.mapping(doc, name, node):
         if lang not in languages:
-            raise Invalid(f"{name}.{lang}", f"{quoted(lang)} is not one of the languages of BOT_LANGUAGES "
-                          f"({', '.join(languages)}): add it there, or take this list out", line)
-        listed[lang] = fm.hashtags(doc, f"{name}.{lang}", value)
+            notes.append((f"{name}.{lang}", f"{quoted(lang)} is not one of the languages of BOT_LANGUAGES "
+                          f"({', '.join(languages)}), so this {what} is not used: add it there, or take it out", line))
+            continue
+        listed[lang] = read(doc, f"{name}.{lang}", value)
     if languages[0] not in listed:
-        raise Invalid(name, f"has no list for {languages[0]}, the default language (the first of BOT_LANGUAGES), "
-                      "which every language without a list of its own takes: add one (it may be [])", doc.line(node))
+        raise Invalid(name, f"has no {what} for {languages[0]}, the default language (the first of BOT_LANGUAGES), "
+                      f"which every language without a {what} of its own takes: add one{hint}", doc.line(node))
     return listed[languages[0]], tuple(listed.items())
 
 

@@ -42,9 +42,14 @@ class Campaign:
     end: date
     # (language, its hashtags) where campaigns.yaml lists them per language; a tuple, so a Campaign stays hashable.
     by_language: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    names: tuple[tuple[str, str], ...] = ()  # (language, its name) where campaigns.yaml names it per language
 
     def active_on(self, day: date) -> bool:
         return self.start <= day <= self.end
+
+    def name_in(self, lang: str | None) -> str:
+        """The campaign's name as a newsletter in `lang` shows it: its own, else the default language's."""
+        return dict(self.names).get(lang or "", self.name)
 
     def hashtags_in(self, lang: str | None) -> tuple[str, ...]:
         """The hashtags for posts in `lang` (None: the default language): its own list, else the default's."""

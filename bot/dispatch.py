@@ -269,11 +269,14 @@ class Dispatcher:
 
     def send_edition(self, channel: Channel, edition_id: int) -> None:
         """Every recipient not yet done; then, while the budget allows, another pass for the deferred ones."""
-        edition = self.ledger.edition(edition_id)
-        prepared = mail.prepare(Newsletter(edition.subject, "", edition.html, edition.text, edition.item_ids),
-                                mail_from=self.settings.effective_mail_from,
-                                public_url=self.settings.effective_public_url, date=self.now(),
-                                signer=signing.for_channel(self.settings, channel))
+        signer = signing.for_channel(self.settings, channel)
+        prepared = {}  # each language's version, prepared once: a recipient only fills in their own parts
+        for lang in self.ledger.edition(edition_id).languages or ("",):
+            edition = self.ledger.edition(edition_id, lang)
+            prepared[lang] = mail.prepare(Newsletter(edition.subject, "", edition.html, edition.text,
+                                                     edition.item_ids), mail_from=self.settings.effective_mail_from,
+                                          public_url=self.settings.effective_public_url, date=self.now(),
+                                          signer=signer)
         key = keys.root(self.settings)  # make_token derives the unsubscribe key from it
         instance = self.ledger.instance
         while Fanout(self, channel, edition_id, prepared, key, instance).run():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -70,12 +70,13 @@ class Fanout:
     """One pass over what of an edition may go now; `run` is True when it ended normally (not paused or stopped)."""
 
     def __init__(self, dispatcher: Dispatcher, channel: Channel, edition_id: int,
-                 prepared: mail.PreparedEdition, key: bytes, instance: str) -> None:
+                 prepared: Mapping[str, mail.PreparedEdition], key: bytes, instance: str) -> None:
         self.d = dispatcher
         self.ledger = dispatcher.ledger
         self.channel = channel
         self.edition_id = edition_id
-        self.prepared = prepared
+        self.prepared = prepared  # by language ('' alone for an edition made before languages)
+        self.default = next(iter(prepared.values()))
         self.key = key
         self.instance = instance
         rate = getattr(channel, "rate", None)
@@ -209,6 +210,7 @@ class Fanout:
     def _mail(self, recipient: Recipient) -> OutgoingMail:
         sid = recipient.subscriber_id
         # The same Message-ID on a resend after a crash lets receivers drop the duplicate.
-        message_id = f"<{self.edition_id}.{sid}.{self.instance}@{self.prepared.domain}>"
-        return OutgoingMail(f"edition-{self.edition_id}-subscriber-{sid}", self.prepared, recipient.email,
+        prepared = self.prepared.get(recipient.lang, self.default)
+        message_id = f"<{self.edition_id}.{sid}.{self.instance}@{prepared.domain}>"
+        return OutgoingMail(f"edition-{self.edition_id}-subscriber-{sid}", prepared, recipient.email,
                             recipient.name, make_token(self.key, sid), message_id)

@@ -32,6 +32,11 @@ def unsubscribe_url(public_url: str, token: str) -> str:
     return f"{public_url}/unsubscribe/{token}"
 
 
+def language_url(public_url: str, token: str) -> str:
+    """Where a subscriber chooses the language of their newsletter (bot.web.public), by the same token."""
+    return f"{public_url}/language/{token}"
+
+
 def _slot_pattern(placeholder: str) -> re.Pattern[bytes]:
     return re.compile(b"(?:=\r\n)?".join(re.escape(c.encode()) for c in placeholder))
 

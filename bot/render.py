@@ -27,7 +27,7 @@ from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 from mjml import mjml2html
 
-from . import plaintext, utm
+from . import i18n, plaintext, utm
 from .content import Item
 from .errors import RenderError
 from .media import public_url
@@ -94,13 +94,13 @@ def body_text(markdown: str, tag: utm.Tagger = utm.UNTAGGED) -> str:
     return "\n".join(plaintext._blocks(SyntaxTreeNode(tokens).children, plaintext.WIDTH))
 
 
-def day_label(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+def day_label(day: date, lang: str = "en") -> str:
+    return i18n.day(day, lang)
 
 
-@lru_cache(maxsize=8)
-def environments(templates_dir: str) -> tuple[Environment, Environment]:
-    """(MJML environment, autoescaped; text environment), both strict about undefined names."""
+@lru_cache(maxsize=16)
+def environments(templates_dir: str, lang: str = "en") -> tuple[Environment, Environment]:
+    """(MJML environment, autoescaped; text environment) in `lang`, both strict about undefined names."""
     loaders: list[BaseLoader] = [FileSystemLoader(templates_dir)] if templates_dir else []
     try:
         # The newsletter's own (email/), from the repository's templates/ folder, installed as herald_templates.
@@ -109,18 +109,26 @@ def environments(templates_dir: str) -> tuple[Environment, Environment]:
         raise RenderError("the newsletter templates (package herald_templates) are not installed: "
                           "install Herald again (pip install -e .)") from exc
     loader = ChoiceLoader([*loaders, PackageLoader("bot", "templates")])  # preview/ lives in the package
-    markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, trim_blocks=False)
-    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, trim_blocks=False,
+                         extensions=["jinja2.ext.i18n"])
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
+                       extensions=["jinja2.ext.i18n"])
     text.filters["wrap"] = plaintext.wrap  # lines of the text part: 72 columns, never a URL cut
+    for env in (markup, text):
+        env.install_gettext_translations(i18n.translations(lang, "email"), newstyle=True)  # type: ignore[attr-defined]
     return markup, text
 
 
-def _entry(item: Item, settings: Settings, tracking: utm.Tracking | None) -> dict[str, Any]:
+def _entry(item: Item, settings: Settings, tracking: utm.Tracking | None, lang: str) -> dict[str, Any]:
     tag = utm.tagger(tracking, item, utm.NEWSLETTER)
+    own = item.own_language(settings.language)
     return {
+        # An item shown in another language than the edition's (not translated) says so, to eyes and screen readers.
+        "lang": own if own != lang else "",
+        "language": i18n.language_name(own, lang, running=True) if own != lang else "",
         "title": item.title,
-        "date_label": day_label(item.date),
-        "campaign": item.campaign.name if item.campaign else "",
+        "date_label": day_label(item.date, lang),
+        "campaign": item.campaign.name_in(lang) if item.campaign else "",
         "summary": item.summary,
         "body_html": body_html(item.body, tag) if item.body else "",
         "body_text": body_text(item.body, tag) if item.body else "",
@@ -137,15 +145,28 @@ def order(items: Sequence[Item]) -> list[Item]:
     return sorted(items, key=lambda i: (i.date, i.publish_at, i.id), reverse=True)
 
 
-def subject_for(items: Sequence[Item], settings: Settings) -> str:
-    first = items[0].title
-    more = f" and {len(items) - 1} more" if len(items) > 1 else ""
-    return f"{settings.title}: {first}{more}"
+def title_in(settings: Settings, lang: str) -> str:
+    """The newsletter's name in `lang`: BOT_NEWSLETTER_NAME as given (a name is not translated), else the
+    organisation's news as the language says it."""
+    if settings.newsletter_name:
+        return settings.newsletter_name
+    return i18n.translations(lang, "email").gettext("%(organisation)s news") % {"organisation": settings.org_name}
 
 
-def preheader_for(items: Sequence[Item]) -> str:
+def subject_for(items: Sequence[Item], settings: Settings, lang: str = "en") -> str:
+    words = i18n.translations(lang, "email")
+    name = title_in(settings, lang)
+    if len(items) == 1:
+        return words.gettext("%(newsletter)s: %(title)s") % {"newsletter": name, "title": items[0].title}
+    more = len(items) - 1
+    return words.ngettext("%(newsletter)s: %(title)s and %(num)s more", "%(newsletter)s: %(title)s and %(num)s more",
+                          more) % {"newsletter": name, "title": items[0].title, "num": i18n.number(more, lang)}
+
+
+def preheader_for(items: Sequence[Item], lang: str = "en") -> str:
     """The inbox snippet: the lead item's summary, or the other titles when there are several."""
-    text = "Also: " + "; ".join(i.title for i in items[1:4]) if len(items) > 1 else items[0].summary
+    also = i18n.translations(lang, "email").gettext("Also: %(titles)s")
+    text = also % {"titles": "; ".join(i.title for i in items[1:4])} if len(items) > 1 else items[0].summary
     return text if len(text) <= 140 else text[:139].rsplit(" ", 1)[0] + "…"
 
 
@@ -157,27 +178,33 @@ def render_sources(
     unsubscribe_url: str,
     archive_url: str | None = None,
     subject_prefix: str = "",
+    lang: str | None = None,
+    language_url: str | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
-    """(MJML source, plain text, template context) of one edition."""
+    """(MJML source, plain text, template context) of one edition in `lang` (None: the default language): its
+    items as they read in it, as given. `language_url`: where a subscriber chooses their language (none with one
+    language)."""
     if not items:
         raise RenderError("an edition needs at least one item")
+    lang = lang or settings.language
     ordered = order(items)
     tracking = utm.tracking(settings)  # Herald's own links (unsubscribe, archive) are never given to it
     context = {
-        "lang": settings.language,
-        "rtl": settings.language in RTL,
-        "subject": subject_prefix + subject_for(ordered, settings),
-        "preheader": preheader_for(ordered),
-        "title": settings.title,
-        "edition_label": day_label(edition_date),
-        "items": [_entry(i, settings, tracking) for i in ordered],
+        "lang": lang,
+        "rtl": lang in RTL,
+        "subject": subject_prefix + subject_for(ordered, settings, lang),
+        "preheader": preheader_for(ordered, lang),
+        "title": title_in(settings, lang),
+        "edition_label": day_label(edition_date, lang),
+        "items": [_entry(i, settings, tracking, lang) for i in ordered],
         "item_ids": tuple(i.id for i in ordered),
         "org_name": settings.org_name,
         "org_address": settings.org_address,
         "unsubscribe_url": unsubscribe_url,
         "archive_url": archive_url,
+        "language_url": language_url if len(settings.languages) > 1 else None,
     }
-    markup_env, text_env = environments(str(settings.templates_dir or ""))
+    markup_env, text_env = environments(str(settings.templates_dir or ""), lang)
     try:
         source = markup_env.get_template("email/newsletter.mjml.j2").render(context)
         text = text_env.get_template("email/newsletter.txt.j2").render(context)

@@ -23,7 +23,7 @@ from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots
 from .content import Item
 from .dispatch import Dispatcher, Progress, RunReport
 from .errors import ConfigError, HeraldError
-from .ledger import Ledger
+from .ledger import Ledger, Version
 from .ledger import stale as stale_book
 from .platforms import PLATFORMS
 from .render import Newsletter, render_newsletter
@@ -135,20 +135,41 @@ def keep_out_stale(ledger: Ledger, items: list[Item], slot: datetime, settings: 
     return fresh_for_edition(items, slot, settings)
 
 
+def in_languages(items: list[Item], settings: Settings) -> dict[str, list[Item]]:
+    """The items of an edition as each of BOT_LANGUAGES reads them, the default first: each item translated where it
+    has a translation, else as written (or, with BOT_TRANSLATION_FALLBACK=skip, left out); a language left with no
+    item has no version."""
+    found = {}
+    for lang in settings.languages:
+        shown = [i.in_language(lang, settings.language) for i in items
+                 if settings.translation_fallback == "show" or lang in i.languages(settings.language)]
+        if shown:
+            found[lang] = shown
+    return found
+
+
 def create_edition(ledger: Ledger, items: list[Item], settings: Settings, slot: datetime | None,
                    now: datetime) -> int:
-    """Render the edition once (MJML compiled here, never per recipient) and record it with its recipients."""
-    token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
+    """Render the edition once per language (MJML compiled here, never per recipient) and record it with its
+    recipients, each in their language."""
+    public = settings.effective_public_url
+    day = (slot or now).astimezone(settings.timezone).date()
 
-    def render(edition_id: int) -> tuple[str, str, str]:
-        newsletter = render_newsletter(items, settings, edition_date=(slot or now).astimezone(settings.timezone).date(),
-                                       unsubscribe_url=token_url,
-                                       archive_url=f"{settings.effective_public_url}/archive/{edition_id}")
-        return newsletter.subject, newsletter.html, newsletter.text
+    def render(edition_id: int) -> dict[str, Version]:
+        versions = {}
+        for lang, shown in in_languages(items, settings).items():
+            newsletter = render_newsletter(shown, settings, edition_date=day, lang=lang,
+                                           unsubscribe_url=mail.unsubscribe_url(public, mail.TOKEN_PLACEHOLDER),
+                                           language_url=mail.language_url(public, mail.TOKEN_PLACEHOLDER),
+                                           archive_url=f"{public}/archive/{edition_id}/{lang}")
+            versions[lang] = Version(newsletter.subject, newsletter.html, newsletter.text, newsletter.item_ids)
+        return versions
 
     edition_id = ledger.create_edition(slot, [i.id for i in items], now, render,
-                                       digests={i.id: i.digest for i in items})
-    log.info("edition %d: %d item(s), %d recipient(s)", edition_id, len(items), ledger.edition(edition_id).recipients)
+                                       digests={i.id: i.digest for i in items}, languages=settings.languages)
+    edition = ledger.edition(edition_id)
+    log.info("edition %d: %d item(s), %d recipient(s)%s", edition_id, len(items), edition.recipients,
+             f" in {', '.join(edition.languages)}" if len(settings.languages) > 1 else "")
     return edition_id
 
 

@@ -327,6 +327,14 @@ def resolve_languages(language: str, languages: tuple[str, ...], language_source
     return languages[0], languages
 
 
+def social_languages(listed: tuple[str, ...], languages: tuple[str, ...]) -> tuple[str, ...]:
+    """BOT_SOCIAL_LANGUAGES, each one of BOT_LANGUAGES; unset, the default language alone."""
+    for code in listed:
+        if code not in languages:
+            raise ValueError(f"{code} is not one of BOT_LANGUAGES ({', '.join(languages)})")
+    return listed or languages[:1]
+
+
 def _one_of(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()

@@ -46,6 +46,7 @@ from .setting_values import (
     parse_duration,
     parse_schedule,
     resolve_languages,
+    social_languages,
 )
 
 # Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
@@ -74,6 +75,8 @@ SPECS: dict[str, Spec] = {
     "BOT_MAX_ITEM_AGE": Spec("max_item_age", parse_duration, "14d"),
     "BOT_LANGUAGE": Spec("language", _language, "en"),
     "BOT_LANGUAGES": Spec("languages", _languages, ""),
+    "BOT_TRANSLATION_FALLBACK": Spec("translation_fallback", _one_of("show", "skip"), "show"),
+    "BOT_SOCIAL_LANGUAGES": Spec("social_languages", _languages, ""),
     "BOT_ORG_NAME": Spec("org_name", _text, "Herald demo"),
     "BOT_ORG_ADDRESS": Spec("org_address", _text, "Rue de l'Exemple 1, 1201 Geneva, Switzerland"),
     "BOT_NEWSLETTER_NAME": Spec("newsletter_name", _text, ""),
@@ -168,6 +171,8 @@ class Settings:
     max_item_age: timedelta  # an email item older than this at its edition's slot is missed, not sent
     language: str  # the default language: the first of BOT_LANGUAGES
     languages: tuple[str, ...]  # every language the organisation writes in, the default first
+    translation_fallback: str  # `show`: an item not translated is in an edition in its own language; `skip`: not
+    social_languages: tuple[str, ...]  # the languages posts go out in (default: the default language alone)
     org_name: str
     org_address: str
     newsletter_name: str
@@ -291,6 +296,10 @@ def load_settings(
                                                                     sources["BOT_LANGUAGE"])
     except ValueError as exc:
         raise ConfigError(f"{sources['BOT_LANGUAGES']}: {exc}") from None
+    try:
+        values["social_languages"] = social_languages(values["social_languages"], values["languages"])
+    except ValueError as exc:
+        raise ConfigError(f"{sources['BOT_SOCIAL_LANGUAGES']}: BOT_SOCIAL_LANGUAGES: {exc}") from None
     settings = Settings(**values, platform_backends=backends, platform_options=options, sources=sources)
     _check_backends(settings, raw, sources)
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot import queue
-from bot.ledger import MIGRATIONS, Ledger
+from bot.ledger import MIGRATIONS, Ledger, Version
 from bot.scheduler import run_once
 from bot.settings import Settings
 
@@ -46,7 +46,7 @@ def test_an_item_changed_after_an_edition_took_it_is_warned_about(settings: Sett
     _write(path, "The vote passed.", channels="email")
     [item] = queue.load(settings).items
     with Ledger.open(settings.state_dir) as ledger:
-        ledger.create_edition(AT, [item.id], AT, lambda n: ("News", "<p>News</p>", "News"),
+        ledger.create_edition(AT, [item.id], AT, lambda n: {"en": Version("News", "<p>News</p>", "News", (item.id,))},
                               digests={item.id: item.digest})
         assert queue.changed_since_sent(queue.load(settings), ledger) == []
         _write(path, "The vote passed, 27 to 14.", channels="email")

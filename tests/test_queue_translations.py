@@ -233,8 +233,6 @@ def test_an_item_written_in_a_language_takes_that_language_s_campaign_hashtags(m
 
 
 @pytest.mark.parametrize(("hashtags", "field", "message", "line"), [
-    ("{en: [RenewIESOGI], de: [IESOGI]}", "RenewIESOGI.hashtags.de",
-     "'de' is not one of the languages of BOT_LANGUAGES (en, fr, es): add it there, or take this list out", 3),
     ("\n    fr: [RenouvelerIESOGI]", "RenewIESOGI.hashtags",
      "has no list for en, the default language (the first of BOT_LANGUAGES), which every language without a list "
      "of its own takes: add one (it may be [])", 4),
@@ -242,7 +240,7 @@ def test_an_item_written_in_a_language_takes_that_language_s_campaign_hashtags(m
      "'Renouveler IESOGI' may hold only letters, digits and '_'", 5),
     ("\n    en: [RenewIESOGI]\n    fr: [#RenouvelerIESOGI]", "RenewIESOGI.hashtags.fr",
      "'#RenouvelerIESOGI' starts a comment in YAML, which cuts the list short on this line: leave out the '#'", 5),
-], ids=["unknown language", "no default list", "bad tag", "hash in a language's list"])
+], ids=["no default list", "bad tag", "hash in a language's list"])
 def test_per_language_campaign_hashtags_are_checked(multilingual: Settings, hashtags: str, field: str,
                                                     message: str, line: int) -> None:
     path = multilingual.queue_dir / "campaigns.yaml"
@@ -253,6 +251,44 @@ def test_per_language_campaign_hashtags_are_checked(multilingual: Settings, hash
     [problem] = [p for p in loaded.problems if p.path == str(path)]
     assert (problem.field, problem.line) == (field, line)
     assert message in problem.message
+
+
+@pytest.mark.parametrize(("name", "field", "message", "line"), [
+    ("{en: Renew the mandate, fr: Renouveler le mandat}", "", "", 0),
+    ("{fr: Renouveler le mandat}", "RenewIESOGI.name",
+     "has no name for en, the default language (the first of BOT_LANGUAGES), which every language without a name "
+     "of its own takes: add one", 2),
+], ids=["named per language", "no default name"])
+def test_a_campaign_may_be_named_per_language(multilingual: Settings, name: str, field: str, message: str,
+                                              line: int) -> None:
+    path = multilingual.queue_dir / "campaigns.yaml"
+    path.write_text(f"RenewIESOGI:\n  name: {name}\n  hashtags: [RenewIESOGI]\n  start: 2019-06-24\n"
+                    "  end: 2019-07-12\n", encoding="utf-8")
+    loaded = queue.load(multilingual)
+    problems = [p for p in loaded.problems if p.path == str(path)]
+    if not field:
+        [item] = loaded.items
+        assert item.campaign is not None and not problems
+        assert (item.campaign.name_in("fr"), item.campaign.name_in("es"), item.campaign.name_in(None)) == (
+            "Renouveler le mandat", "Renew the mandate", "Renew the mandate")
+        return
+    [problem] = problems
+    assert (problem.field, problem.line, problem.message) == (field, line, message)
+
+
+def test_a_language_not_listed_in_a_campaign_is_a_warning_and_its_items_go(multilingual: Settings) -> None:
+    """Languages come and go in BOT_LANGUAGES: a campaign still naming one dropped must not hold its items back."""
+    path = multilingual.queue_dir / "campaigns.yaml"
+    path.write_text("RenewIESOGI:\n  name: {en: Renew, de: Erneuern}\n  hashtags: {en: [RenewIESOGI], de: [IESOGI]}\n"
+                    "  start: 2019-06-24\n  end: 2019-07-12\n", encoding="utf-8")
+    loaded = queue.load(multilingual)
+    [item] = loaded.items
+    assert item.campaign is not None and item.campaign.name_in("de") == "Renew"
+    assert sorted(str(p) for p in loaded.problems if p.path == str(path)) == [
+        f"{path}:2: RenewIESOGI.name.de: warning: 'de' is not one of the languages of BOT_LANGUAGES (en, fr, es), so "
+        "this name is not used: add it there, or take it out",
+        f"{path}:3: RenewIESOGI.hashtags.de: warning: 'de' is not one of the languages of BOT_LANGUAGES (en, fr, "
+        "es), so this list is not used: add it there, or take it out"]
 
 
 def test_one_list_of_campaign_hashtags_is_every_language_s(make_settings: Callable[..., Settings]) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from bot import subscribers
 from bot.errors import HeraldError
-from bot.ledger import Ledger
+from bot.ledger import Ledger, Version
 from bot.scheduler import play, run_once, send_newsletter_now, send_test_copy, state_lock
 from bot.settings import Settings
 
@@ -156,8 +156,9 @@ def test_a_week_across_daylight_saving_keeps_local_times(make_settings, tmp_path
 def test_an_unsubscribe_before_the_send_is_honoured(week: Settings) -> None:
     with Ledger.open(week.state_dir) as ledger:
         ledger.create_edition(None, ["2019-07-11-xinjiang-joint-letter"], at("2019-07-12T10:00"),
-                              lambda edition_id: ("s", "<p>HERALD-TOKEN-xxxxxxxxxxxxxxxxxxx</p>" * 2,
-                                                  "HERALD-TOKEN-xxxxxxxxxxxxxxxxxxx\n" * 3))
+                              lambda edition_id: {"en": Version("s", "<p>HERALD-TOKEN-xxxxxxxxxxxxxxxxxxx</p>" * 2,
+                                                                "HERALD-TOKEN-xxxxxxxxxxxxxxxxxxx\n" * 3, ())},
+                              languages=week.languages)
         b = subscribers.get(ledger, email="b@example.org")
         subscribers.unsubscribe(ledger, b.id, at("2019-07-12T10:00"))
     report = run_once(week, at("2019-07-12T10:00"))

@@ -54,7 +54,7 @@ def test_a_state_file_from_before_languages_keeps_its_subscribers_who_follow_the
     older.close()
 
     with Ledger.open(tmp_path) as ledger:
-        assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 11
+        assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 11
         kept = [(s.email, s.name, s.status, s.lang) for s in subscribers.listing(ledger)]
         assert kept == [("amina@example.org", "Amina", "active", None), ("marc@example.fr", "Marc", "unsubscribed",
                                                                          None)]

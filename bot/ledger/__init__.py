@@ -46,6 +46,7 @@ class Delivery:
     dismissed_at: str | None = None
     steps: str | None = None  # JSON: what a multi-step hand-over recorded before its last step
     part: int = 1  # its place in a reply thread
+    lang: str = ""  # a post's language ('' as the item is written) or the language an edition goes in
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,17 @@ class Recipient:
     subscriber_status: str
     status: str
     attempts: int
+    lang: str  # the version of the edition it gets
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """An edition as it reads in one language."""
+
+    subject: str
+    html: str
+    text: str
+    item_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +82,9 @@ class Edition:
     text: str
     recipients: int
     created_at: str
-    item_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]  # every item of the edition, in any of its versions
+    lang: str = ""  # the language of subject, html and text ('' for an edition made before languages)
+    languages: tuple[str, ...] = ()  # the languages it was made in, the default first
 
 
 class Ledger:
@@ -162,15 +176,16 @@ class Ledger:
 
     # --- posts -------------------------------------------------------------------------------------
 
-    def post(self, item_id: str, platform: str, part: int = 1) -> Delivery | None:
-        row = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ? AND part = ?",
-                              (item_id, platform, part)).fetchone()
+    def post(self, item_id: str, platform: str, part: int = 1, lang: str = "") -> Delivery | None:
+        row = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ? AND part = ? AND lang = ?",
+                              (item_id, platform, part, lang)).fetchone()
         return _delivery(row) if row else None
 
-    def thread(self, item_id: str, platform: str) -> list[Delivery]:
-        """Every part of an item's post on `platform`, in order (one for a post that is no reply thread)."""
-        rows = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ? ORDER BY part",
-                               (item_id, platform))
+    def thread(self, item_id: str, platform: str, lang: str = "") -> list[Delivery]:
+        """Every part of an item's post on `platform` in `lang` ('': as written), in order (one for a post that is
+        no reply thread)."""
+        rows = self.db.execute("SELECT * FROM deliveries WHERE item_id = ? AND channel = ? AND lang = ? ORDER BY part",
+                               (item_id, platform, lang))
         return [_delivery(r) for r in rows]
 
     def posts(self, statuses: Sequence[str] = STATUSES) -> list[Delivery]:
@@ -191,15 +206,15 @@ class Ledger:
             self.db.execute("UPDATE deliveries SET steps = ? WHERE id = ?", (json.dumps(steps), delivery_id))
 
     def add_post(self, item_id: str, platform: str, due_at: datetime, now: datetime, status: str = "pending",
-                 error: str | None = None, part: int = 1) -> Delivery:
-        """Record a post (or one part of a reply thread) once; a second call for the same item, platform and part
-        returns the first record."""
+                 error: str | None = None, part: int = 1, lang: str = "") -> Delivery:
+        """Record a post (or one part of a reply thread) once; a second call for the same item, platform, part and
+        language returns the first record."""
         with self.transaction():
             self.db.execute(
-                "INSERT INTO deliveries (channel, item_id, status, last_error, due_at, created_at, updated_at, part) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel, part) DO NOTHING",
-                (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now), part))
-        found = self.post(item_id, platform, part)
+                "INSERT INTO deliveries (channel, item_id, status, last_error, due_at, created_at, updated_at, part, "
+                "lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, channel, part, lang) DO NOTHING",
+                (platform, item_id, status, error, utc_iso(due_at), utc_iso(now), utc_iso(now), part, lang))
+        found = self.post(item_id, platform, part, lang)
         if found is None:  # inserted or already there, in the transaction just committed
             raise ConfigError(f"the state database lost the post of {item_id} on {platform}")
         return found
@@ -254,37 +269,54 @@ class Ledger:
         return {r[0] for r in self.db.execute("SELECT item_id FROM edition_items")}
 
     def create_edition(self, slot: datetime | None, item_ids: Sequence[str], now: datetime,
-                       render: Callable[[int], tuple[str, str, str]], digests: Mapping[str, str] | None = None) -> int:
-        """One edition and one pending delivery per active subscriber, in a single transaction.
+                       render: Callable[[int], Mapping[str, Version]], digests: Mapping[str, str] | None = None,
+                       languages: Sequence[str] = ("en",)) -> int:
+        """One edition, its version in each language, and one pending delivery per active subscriber, in a single
+        transaction.
 
-        `render(edition_id)` gives (subject, html, text); it runs inside the transaction, so an edition
-        never exists without its content and its recipients. `digests` (item id -> the SHA-256 of its file as
-        rendered) is kept with each item, so that a later change to the file can be told.
+        `render(edition_id)` gives each language's version, the default language's first; it runs inside the
+        transaction, so an edition never exists without its content and its recipients. Each subscriber gets the
+        version in their language (the default one's when theirs is not among `languages`, every language the
+        organisation lists); one whose language has no version (nothing translated, and untranslated items left
+        out) gets none. `digests` (item id -> the SHA-256 of its file as rendered) is kept with each item, so that
+        a later change to the file can be told.
         """
         stamp = utc_iso(now)
         with self.transaction():
             cursor = self.db.execute("INSERT INTO editions (slot, subject, html, text, created_at) "
                                      "VALUES (?, '', '', '', ?)", (utc_iso(slot) if slot else None, stamp))
             edition_id = int(cursor.lastrowid or 0)
-            subject, html, text = render(edition_id)
+            versions = render(edition_id)
             self.db.executemany("INSERT INTO edition_items (edition_id, item_id, position, digest) VALUES (?, ?, ?, ?)",
                                 [(edition_id, item, n, (digests or {}).get(item)) for n, item in enumerate(item_ids)])
+            self.db.executemany("INSERT INTO edition_languages (edition_id, lang, subject, html, text, items) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", [(edition_id, lang, v.subject, v.html, v.text,
+                                                               "\n".join(v.item_ids)) for lang, v in versions.items()])
+            listed, rendered = ",".join("?" * len(languages)), ",".join("?" * len(versions))
             added = self.db.execute(
-                "INSERT INTO deliveries (channel, edition_id, subscriber_id, status, due_at, created_at, updated_at) "
-                "SELECT 'email', ?, id, 'pending', ?, ?, ? FROM subscribers WHERE status = 'active' ORDER BY id",
-                (edition_id, stamp, stamp, stamp)).rowcount
+                "INSERT INTO deliveries (channel, edition_id, subscriber_id, status, due_at, created_at, updated_at, "
+                "lang) SELECT 'email', ?, id, 'pending', ?, ?, ?, l FROM (SELECT id, CASE WHEN lang IN "
+                f"({listed}) THEN lang ELSE ? END AS l FROM subscribers WHERE status = 'active') WHERE l IN "
+                f"({rendered}) ORDER BY id", (edition_id, stamp, stamp, stamp, *languages, languages[0], *versions)
+            ).rowcount
+            default = versions.get(languages[0]) or next(iter(versions.values()))
             self.db.execute("UPDATE editions SET subject = ?, html = ?, text = ?, recipients = ? WHERE id = ?",
-                            (subject, html, text, added, edition_id))
+                            (default.subject, default.html, default.text, added, edition_id))
         return edition_id
 
-    def edition(self, edition_id: int) -> Edition:
+    def edition(self, edition_id: int, lang: str | None = None) -> Edition:
+        """An edition in `lang` (None, or a language it was not made in: the default language's version)."""
         row = self.db.execute("SELECT * FROM editions WHERE id = ?", (edition_id,)).fetchone()
         if row is None:
             raise KeyError(edition_id)
         items = tuple(r[0] for r in self.db.execute(
             "SELECT item_id FROM edition_items WHERE edition_id = ? ORDER BY position", (edition_id,)))
-        return Edition(row["id"], row["slot"], row["subject"], row["html"], row["text"], row["recipients"],
-                       row["created_at"], items)
+        versions = self.db.execute("SELECT lang, subject, html, text FROM edition_languages WHERE edition_id = ? "
+                                   "ORDER BY rowid", (edition_id,)).fetchall()
+        languages = tuple(v["lang"] for v in versions)
+        chosen = next((v for v in versions if v["lang"] == lang), versions[0] if versions else row)
+        return Edition(row["id"], row["slot"], chosen["subject"], chosen["html"], chosen["text"], row["recipients"],
+                       row["created_at"], items, chosen["lang"] if versions else "", languages)
 
     def editions(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM editions ORDER BY id")]
@@ -306,7 +338,7 @@ class Ledger:
         """The next batch of an edition's unfinished deliveries that may go now, in id order: never the whole
         list at once."""
         rows = self.db.execute(
-            "SELECT d.id, d.subscriber_id, s.email, s.name, s.status AS sub_status, d.status, d.attempts "
+            "SELECT d.id, d.subscriber_id, s.email, s.name, s.status AS sub_status, d.status, d.attempts, d.lang "
             "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.edition_id = ? AND d.id > ? "
             "AND d.status IN ('pending', 'sending') AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) "
             "ORDER BY d.id LIMIT ?", (edition_id, after, utc_iso(ready_by), limit))
@@ -357,4 +389,5 @@ def _statements(script: str) -> list[str]:
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(row["id"], row["channel"], row["status"], row["attempts"], row["due_at"], row["item_id"],
                     row["edition_id"], row["subscriber_id"], row["last_error"], row["remote_id"],
-                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"], row["steps"], row["part"])
+                    row["next_attempt_at"], row["first_attempt_at"], row["dismissed_at"], row["steps"], row["part"],
+                    row["lang"])

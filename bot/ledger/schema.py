@@ -228,4 +228,55 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE subscribers ADD COLUMN lang TEXT;
     """,
+    # 12: editions in each subscriber's language. Each language's version of an edition (its subject, HTML and text,
+    # and the items it holds, one id a line) is kept beside the edition, whose own columns stay the default
+    # language's; an edition delivery records the language it goes in (the subscriber's when the edition was made),
+    # and a post the language it is in: '' for the item as written, else the translation's. The deliveries table is
+    # rebuilt with the same rows for the post's new key (foreign keys are off while migrating).
+    """
+    CREATE TABLE edition_languages (
+        edition_id INTEGER NOT NULL REFERENCES editions (id),
+        lang TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        items TEXT NOT NULL,
+        PRIMARY KEY (edition_id, lang)
+    );
+    CREATE TABLE deliveries_v12 (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL CHECK (channel <> ''),
+        edition_id INTEGER REFERENCES editions (id),
+        subscriber_id INTEGER REFERENCES subscribers (id),
+        item_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'missed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        remote_id TEXT,
+        due_at TEXT NOT NULL,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        first_attempt_at TEXT,
+        dismissed_at TEXT,
+        dismissed_by TEXT,
+        digest TEXT,
+        steps TEXT,
+        part INTEGER NOT NULL DEFAULT 1 CHECK (part >= 1),
+        lang TEXT NOT NULL DEFAULT '',
+        UNIQUE (edition_id, subscriber_id),
+        UNIQUE (item_id, channel, part, lang)
+    );
+    INSERT INTO deliveries_v12 (id, channel, edition_id, subscriber_id, item_id, status, attempts, last_error,
+                                remote_id, due_at, next_attempt_at, created_at, updated_at, sent_at, first_attempt_at,
+                                dismissed_at, dismissed_by, digest, steps, part)
+        SELECT id, channel, edition_id, subscriber_id, item_id, status, attempts, last_error, remote_id, due_at,
+               next_attempt_at, created_at, updated_at, sent_at, first_attempt_at, dismissed_at, dismissed_by, digest,
+               steps, part
+        FROM deliveries ORDER BY id;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v12 RENAME TO deliveries;
+    CREATE INDEX deliveries_in_order ON deliveries (edition_id);
+    """,
 )
