@@ -6,6 +6,7 @@
     python bench/fanout.py --subscribers 10000 --api                 # Mailgun and SendGrid: calls, recipients per call
     python bench/fanout.py --subscribers 2000 --connections 4 --rate 200   # SMTP_RATE honoured within 5 %
     python bench/fanout.py --subscribers 10000 --connections 1 --dkim      # DKIM-signed against unsigned
+    python bench/fanout.py --subscribers 10000 --connections 4 --languages # en, fr, es editions against en alone
 
 Everything runs side by side in one process tree against the same local sink (bench/sink.py, its own process):
 (a) the ceiling: smtplib sending Herald's first message's bytes over C connections, one thread each (as Herald);
@@ -20,6 +21,11 @@ to each ceiling, Herald's peak RSS, and (with --record, the default up to 200,00
 With --dkim, Herald sends the edition unsigned and then signed (DKIM_DOMAIN, DKIM_SELECTOR and
 DKIM_PRIVATE_KEY_FILE set, a key made for the run: Ed25519, and with --rsa also RSA 2048), each to the same sink in
 the same run, and the figures printed are the signed rate, the unsigned rate and their ratio per key type.
+
+With --languages, Herald sends the edition twice to the same sink in the same run: with BOT_LANGUAGES=en and every
+subscriber reading English, then with BOT_LANGUAGES=en,fr,es and the subscribers in turn English, French and
+Spanish (three versions rendered, each recipient given theirs); the figures printed are both rates (edition
+creation included: three MJML compilations against one) and their ratio.
 """
 
 from __future__ import annotations
@@ -149,15 +155,16 @@ def ceiling(port: int, data: bytes, total: int, connections: int, wire: bool = F
 # --- (b) Herald, in a child process -----------------------------------------------------------------------
 
 
-def populate(state: Path, subscribers: int) -> None:
-    """N active subscribers, inserted in one transaction (not timed: that is an import, not a send)."""
+def populate(state: Path, subscribers: int, languages: tuple[str, ...] = ()) -> None:
+    """N active subscribers, inserted in one transaction (not timed: that is an import, not a send); with
+    `languages`, each given one of them in turn (else none: the default language)."""
     from bot.ledger import Ledger
 
     with Ledger.open(state) as ledger, ledger.transaction():
         ledger.db.executemany(
-            "INSERT INTO subscribers (email, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            ((f"subscriber{n}@example.org", f"Subscriber {n}", "2019-01-01T00:00:00Z", "2019-01-01T00:00:00Z")
-             for n in range(1, subscribers + 1)))
+            "INSERT INTO subscribers (email, name, created_at, updated_at, lang) VALUES (?, ?, ?, ?, ?)",
+            ((f"subscriber{n}@example.org", f"Subscriber {n}", "2019-01-01T00:00:00Z", "2019-01-01T00:00:00Z",
+              languages[n % len(languages)] if languages else None) for n in range(1, subscribers + 1)))
 
 
 def herald_worker(args: argparse.Namespace) -> None:
@@ -165,8 +172,11 @@ def herald_worker(args: argparse.Namespace) -> None:
     from bot.settings import load_settings
 
     state = Path(args.state)
-    populate(state, args.subscribers)
+    languages = tuple(args.languages_list.split(",")) if args.languages_list else ()
+    populate(state, args.subscribers, languages)
     environ = environment(state, args.port, args.connections, args.backend, args.api_url, args.rate)
+    if languages:
+        environ["BOT_LANGUAGES"] = ",".join(languages)
     if args.dkim_key:
         environ.update(DKIM_DOMAIN="example.org", DKIM_SELECTOR="bench", DKIM_PRIVATE_KEY_FILE=args.dkim_key)
     settings = load_settings(environ=environ, env_file=None)
@@ -179,12 +189,13 @@ def herald_worker(args: argparse.Namespace) -> None:
 
 
 def run_herald(port: int, subscribers: int, connections: int, backend: str = "smtp", api_url: str = "",
-               rate: float | None = None, dkim_key: Path | None = None) -> dict:
+               rate: float | None = None, dkim_key: Path | None = None, languages: str = "") -> dict:
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         done = subprocess.run([sys.executable, __file__, "--herald-worker", "--state", tmp, "--port", str(port),
                                "--subscribers", str(subscribers), "--connections", str(connections),
                                "--backend", backend, "--api-url", api_url] + (["--rate", str(rate)] if rate else [])
-                              + (["--dkim-key", str(dkim_key)] if dkim_key else []),
+                              + (["--dkim-key", str(dkim_key)] if dkim_key else [])
+                              + (["--languages-list", languages] if languages else []),
                               capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -229,6 +240,30 @@ def signed_against_unsigned(subscribers: int, connections: int, rsa_too: bool) -
         print(f"signed, {name + ':':<10} {rate:,.0f} msg/s ({result['elapsed'] / subscribers * 1e6:.0f} us per "
               f"recipient); signed/unsigned {rate / plain:.2f}")
     print(f"sink received {got:,} messages ({len(signed) + 1} editions of {subscribers:,})")
+
+
+# --- editions in three languages against one ------------------------------------------------------------
+
+
+def languages_against_one(subscribers: int, connections: int) -> None:
+    sinks = [SinkProcess(True), SinkProcess(True)]  # one each: both runs mail the same addresses
+    try:
+        one = run_herald(sinks[0].port, subscribers, connections, languages="en")
+        three = run_herald(sinks[1].port, subscribers, connections, languages="en,fr,es")
+        counts = [sink.count() for sink in sinks]
+    finally:
+        for sink in sinks:
+            sink.stop()
+    print(f"{subscribers:,} subscribers; {connections} connection(s); edition creation included")
+    rates = {}
+    for label, result in (("en alone", one), ("en, fr, es (a third each)", three)):
+        rates[label] = result["sent"] / result["elapsed"]
+        print(f"{label + ':':<28} {rates[label]:>6,.0f} msg/s ({result['elapsed']:.2f} s, "
+              f"{result['elapsed'] / subscribers * 1e6:.0f} us per recipient), peak RSS {result['rss_mb']:.0f} MB")
+    print(f"ratio three languages / one: {rates['en, fr, es (a third each)'] / rates['en alone']:.2f}")
+    for label, (got, duplicates) in zip(("en alone", "en, fr, es"), counts, strict=True):
+        print(f"{label}: sink received {got:,} messages; lost {subscribers - (got - duplicates)}, duplicated "
+              f"{duplicates}")
 
 
 # --- the mail APIs ---------------------------------------------------------------------------------------
@@ -285,7 +320,10 @@ def main() -> None:
                         help="have the sink remember recipients to count duplicates (auto: up to 200,000)")
     parser.add_argument("--dkim", action="store_true", help="Herald signed (Ed25519) against unsigned, same run")
     parser.add_argument("--rsa", action="store_true", help="with --dkim: an RSA 2048 key too")
+    parser.add_argument("--languages", action="store_true",
+                        help="editions in en, fr and es (subscribers spread over them) against en alone, same run")
     parser.add_argument("--herald-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--languages-list", default="", help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="smtp", help=argparse.SUPPRESS)
@@ -301,6 +339,9 @@ def main() -> None:
         return
     if args.dkim:
         signed_against_unsigned(args.subscribers, args.connections, args.rsa)
+        return
+    if args.languages:
+        languages_against_one(args.subscribers, args.connections)
         return
     if args.rate:
         sink = SinkProcess(False)
