@@ -120,20 +120,27 @@ def newsletter() -> None:
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--test-to", metavar="ADDR", help="Send ADDR one copy of the next edition, marked [TEST]; "
               "record nothing.")
+@click.option("--lang", metavar="LANG", help="With --test-to: the edition in LANG, one of BOT_LANGUAGES (default: "
+              "the first).")
 @click.pass_obj
-def newsletter_send(app: App, now_raw: str | None, force: bool, test_to: str | None) -> None:
+def newsletter_send(app: App, now_raw: str | None, force: bool, test_to: str | None, lang: str | None) -> None:
     """Send one edition now with every email item due and not yet sent."""
     from . import report as report_mod
     from .scheduler import send_newsletter_now, send_test_copy, state_lock
     from .subscribers import normalize_address
 
     now = app.now(now_raw)
+    if lang is not None and not test_to:
+        raise click.UsageError("--lang goes with --test-to: an edition goes to each subscriber in their language")
     if test_to:  # a test copy records nothing: any --now only picks the edition
         try:
             address = normalize_address(test_to)
         except ValueError as exc:
             raise click.BadParameter(f"{quoted(test_to)}: {exc}", param_hint="--test-to") from None
-        subject, where = send_test_copy(app.settings, now, address)
+        if lang is not None and lang not in app.settings.languages:
+            listed = ", ".join(app.settings.languages)
+            raise click.BadParameter(f"{quoted(lang)} is not one of BOT_LANGUAGES ({listed})", param_hint="--lang")
+        subject, where = send_test_copy(app.settings, now, address, lang)
         click.echo(f"sent a test copy of “{subject}” to {address} through {where}")  # the subject as it reads
         return
     refuse_future_now(app, now_raw, now, ("email",), force)

@@ -246,23 +246,31 @@ def send_newsletter_now(settings: Settings, now: datetime, progress: Progress | 
     return report
 
 
-def send_test_copy(settings: Settings, now: datetime, address: str) -> tuple[str, str]:
-    """One copy of the next edition (or the last one when nothing is new) to `address`; records nothing.
+def send_test_copy(settings: Settings, now: datetime, address: str, lang: str | None = None) -> tuple[str, str]:
+    """One copy of the next edition (or the last one when nothing is new) to `address`, in `lang` (None: the
+    default language); records nothing.
 
     Returns (subject, where it went)."""
+    lang = lang or settings.language
     loaded = queue.load(settings)
     with Ledger.open(settings.state_dir) as ledger:
         slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
         due = edition_items(ledger, loaded.items, slot, Gate.read(ledger, settings), settings)
         if due:
-            token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
-            newsletter = render_newsletter(due, settings, edition_date=slot.astimezone(settings.timezone).date(),
-                                           unsubscribe_url=token_url, subject_prefix="[TEST] ")
+            shown = in_languages(due, settings).get(lang)
+            if not shown:
+                raise HeraldError(f"nothing to test in {lang}: no item of the next edition is translated into it, "
+                                  "and BOT_TRANSLATION_FALLBACK is skip")
+            public = settings.effective_public_url
+            newsletter = render_newsletter(shown, settings, edition_date=slot.astimezone(settings.timezone).date(),
+                                           unsubscribe_url=mail.unsubscribe_url(public, mail.TOKEN_PLACEHOLDER),
+                                           language_url=mail.language_url(public, mail.TOKEN_PLACEHOLDER),
+                                           subject_prefix="[TEST] ", lang=lang)
         else:
             editions = ledger.editions()
             if not editions:
                 raise HeraldError("nothing to test: no email item is due by the next slot and no edition was sent yet")
-            last = ledger.edition(editions[-1])
+            last = ledger.edition(editions[-1], lang)
             newsletter = Newsletter("[TEST] " + last.subject, "", last.html, last.text, last.item_ids)
     channels = Channels(settings)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -211,6 +213,21 @@ def test_a_test_copy_names_its_subject_as_it_reads(tmp_path: Path) -> None:
     result = run(["newsletter", "send", "--test-to", "ana@example.org", "--now", "2019-07-12T10:00"], env_for(tmp_path))
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"sent a test copy of “[^“”']+” to ana@example\.org through .+\n", result.stdout), result.stdout
+
+
+def test_a_test_copy_in_another_language(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    result = run(["newsletter", "send", "--test-to", "ana@example.org", "--lang", "fr", "--now", "2019-07-12T10:00"],
+                 env)
+    assert result.exit_code == 0, result.output
+    assert "sent a test copy of “[TEST] Actualités de " in result.stdout
+    [copy] = (tmp_path / "var" / "outbox" / "email").glob("*.eml")
+    message = email.message_from_bytes(copy.read_bytes(), policy=email.policy.default)
+    assert "12 juillet 2019" in message.get_body(("plain",)).get_content()
+    wrong = run(["newsletter", "send", "--test-to", "ana@example.org", "--lang", "de"], env)
+    assert wrong.exit_code == 2 and "'de' is not one of BOT_LANGUAGES (en, fr, es)" in wrong.stderr, wrong.output
+    alone = run(["newsletter", "send", "--lang", "fr"], env)
+    assert alone.exit_code == 2 and "--lang goes with --test-to" in alone.stderr, alone.output
 
 
 def test_force_without_now_is_a_usage_error(tmp_path: Path) -> None:
