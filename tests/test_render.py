@@ -13,7 +13,7 @@ from markupsafe import escape
 from bot import queue, render
 from bot.content import Item
 from bot.errors import RenderError
-from bot.mail import TOKEN_PLACEHOLDER, unsubscribe_url
+from bot.mail import TOKEN_PLACEHOLDER, language_url, unsubscribe_url
 from bot.settings import Settings
 
 from .conftest import assert_golden
@@ -40,6 +40,20 @@ def test_golden_newsletter_html_and_text(sample_settings: Settings) -> None:
     assert newsletter.subject == ("Geneva Rights Desk news: Civil society in Niger presents a draft law to protect "
                                   "human rights defenders and 5 more")
     assert newsletter.preheader.startswith("Also: Human Rights Council renews the mandate")
+
+
+@pytest.mark.parametrize("lang", ["fr", "es"])
+def test_golden_newsletter_in_french_and_spanish(sample_settings: Settings, lang: str) -> None:
+    """The July edition as a French and a Spanish subscriber get it: translated items in their language, the others
+    as written and marked, every fixed word and date in the language, the link to choose one's language."""
+    items = [i.in_language(lang, "en") for i in sample_edition(sample_settings)]
+    public = sample_settings.effective_public_url
+    newsletter = render.render_newsletter(
+        items, sample_settings, edition_date=date(2019, 7, 26), lang=lang,
+        unsubscribe_url=unsubscribe_url(public, TOKEN_PLACEHOLDER), language_url=language_url(public, TOKEN_PLACEHOLDER),
+        archive_url=f"https://news.example.org/archive/7/{lang}")
+    assert_golden(f"newsletter/edition.{lang}.html", newsletter.html)
+    assert_golden(f"newsletter/edition.{lang}.txt", newsletter.text)
 
 
 def test_golden_text_part_of_a_markdown_body_with_photos(sample_settings: Settings) -> None:
