@@ -249,6 +249,13 @@ def without_draft(f: Fields) -> Fields:
     return replace(f, draft=False)
 
 
+def translation_text(f: Fields) -> str:
+    """The file of a translation (`<id>.<lang>.md`): only the text fields a translation may set, written as an
+    item's are, so that a translation reads like its item; everything else comes from the item."""
+    return to_text(Fields(title=f.title, summary=f.summary, link=f.link, image_alt=f.image_alt,
+                          image_credit=f.image_credit, social=f.social, body=f.body))
+
+
 # --- saving -----------------------------------------------------------------------------------------------
 
 

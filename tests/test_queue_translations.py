@@ -371,7 +371,8 @@ def test_the_staff_pages_and_commands_never_show_a_translation_as_an_item(make_s
     assert ("<strong>2019-07-22-niger-draft-law.es.md</strong>: publish_at: may not be set in a translation: it "
             "comes from 2019-07-22-niger-draft-law.md") in listing
     assert 'href="/admin/items/2019-07-22-niger-draft-law.es"' not in listing
-    assert f"translated into fr ({renewed}.fr.md)" in page and "Invalid" not in page
+    assert f'<a href="/admin/items/{renewed}/translations/fr">French: edit translation</a>' in page
+    assert "Invalid" not in page
     assert missing == 404
 
     env = {**BASE, "BOT_QUEUE_DIR": str(settings.queue_dir), "BOT_STATE_DIR": str(settings.state_dir),

@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> Flask:
     # BOT_PROXIES (the forwarded client address and scheme) is read by Waitress alone: see server.serve.
     csrf.init_app(app)
 
-    from . import accounts, admin, auth, calendar, embed, items, media, notices, public, webhooks
+    from . import accounts, admin, auth, calendar, embed, items, media, notices, public, translate, webhooks
 
     notices.install(app)  # subscribe requests are handled in the background: see notices
     app.register_blueprint(public.blueprint)
@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(items.blueprint)
+    app.register_blueprint(translate.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(calendar.blueprint)
     app.register_blueprint(media.blueprint)
