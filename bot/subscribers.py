@@ -159,18 +159,22 @@ def add(ledger: Ledger, email: str, name: str, now: datetime, source: str = "sta
         return "added" if row is None or row["status"] == "pending" else "exists"
 
 
-def request(ledger: Ledger, email: str, name: str, now: datetime) -> bool:
+def request(ledger: Ledger, email: str, name: str, now: datetime, lang: str | None = None) -> bool:
     """Someone asked to subscribe (double opt-in): True when a confirmation link should be mailed to them.
 
     A new address is kept as `pending`; someone who left stays unsubscribed until they confirm. An active
-    subscriber is sent nothing (and the page they see says the same as to anyone else)."""
+    subscriber is sent nothing (and the page they see says the same as to anyone else). `lang`, the language the
+    form offered and they chose, is recorded in the same transaction, except over an active subscriber's: theirs
+    to change on the language page."""
     stamp = utc_iso(now)
     with ledger.transaction():
         row = ledger.db.execute("SELECT status FROM subscribers WHERE email = ?", (email,)).fetchone()
         if row is None:
-            ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at) "
-                              "VALUES (?, ?, 'pending', 'web', ?, ?)", (email, name, stamp, stamp))
+            ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at, lang) "
+                              "VALUES (?, ?, 'pending', 'web', ?, ?, ?)", (email, name, stamp, stamp, lang))
             return True
+        if row["status"] != "active" and lang is not None:
+            langs.write(ledger, email, lang, now)
         return bool(row["status"] != "active")
 
 

@@ -50,7 +50,8 @@ def test_golden_newsletter_in_french_and_spanish(sample_settings: Settings, lang
     public = sample_settings.effective_public_url
     newsletter = render.render_newsletter(
         items, sample_settings, edition_date=date(2019, 7, 26), lang=lang,
-        unsubscribe_url=unsubscribe_url(public, TOKEN_PLACEHOLDER), language_url=language_url(public, TOKEN_PLACEHOLDER),
+        unsubscribe_url=unsubscribe_url(public, TOKEN_PLACEHOLDER),
+        language_url=language_url(public, TOKEN_PLACEHOLDER),
         archive_url=f"https://news.example.org/archive/7/{lang}")
     assert_golden(f"newsletter/edition.{lang}.html", newsletter.html)
     assert_golden(f"newsletter/edition.{lang}.txt", newsletter.text)

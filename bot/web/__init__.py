@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..ledger import Ledger
 from ..platforms import REGISTRY
 from ..settings import Settings
+from .lang import gettext as _  # the error pages a visitor meets, in their language (English on staff pages)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -61,8 +62,9 @@ def create_app(settings: Settings) -> Flask:
     # BOT_PROXIES (the forwarded client address and scheme) is read by Waitress alone: see server.serve.
     csrf.init_app(app)
 
-    from . import accounts, admin, auth, calendar, embed, items, media, notices, public, translate, webhooks
+    from . import accounts, admin, auth, calendar, embed, items, lang, media, notices, public, translate, webhooks
 
+    lang.install(app)  # the public pages in each visitor's language, and /language: see lang
     notices.install(app)  # subscribe requests are handled in the background: see notices
     app.register_blueprint(public.blueprint)
     app.register_blueprint(webhooks.blueprint)
@@ -81,7 +83,7 @@ def create_app(settings: Settings) -> Flask:
 
     @app.context_processor
     def common() -> dict[str, Any]:
-        return {"title": settings.title, "org_name": settings.org_name, "org_address": settings.org_address}
+        return {"title": lang.title(), "org_name": settings.org_name, "org_address": settings.org_address}
 
     @app.teardown_request
     def close_ledger(exc: BaseException | None) -> None:
@@ -99,7 +101,7 @@ def create_app(settings: Settings) -> Flask:
         # it, which the CSRF check of every form needs over HTTPS (no-referrer made browsers send none at all).
         headers["Referrer-Policy"] = "same-origin"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        if request.path.startswith(("/unsubscribe", "/confirm", "/admin", "/subscribe")):
+        if request.path.startswith(("/unsubscribe", "/confirm", "/admin", "/subscribe", "/language")):
             headers["Cache-Control"] = "no-store"
         return response
 
@@ -139,34 +141,34 @@ def _error_pages(app: Flask) -> None:
         if request.path.startswith("/admin"):
             lines = [str(exc), "Whoever runs Herald on the server can fix this; every bot command shows the same line."]
             return render_template("message.html.j2", heading="Herald is not set up completely", lines=lines), 503
-        return render_template("message.html.j2", heading="Not available",
-                               lines=["This page is not available right now. Please try again later."]), 503
+        return render_template("message.html.j2", heading=_("Not available"),
+                               lines=[_("This page is not available right now. Please try again later.")]), 503
 
     @app.errorhandler(404)
     def not_found(exc: Exception) -> tuple[str, int]:
-        return render_template("message.html.j2", heading="Not found",
-                               lines=["There is nothing at this address."]), 404
+        return render_template("message.html.j2", heading=_("Not found"),
+                               lines=[_("There is nothing at this address.")]), 404
 
     @app.errorhandler(405)
     def not_allowed(exc: Exception) -> tuple[str, int]:
-        return render_template("message.html.j2", heading="Not allowed",
-                               lines=["This page does not take that kind of request."]), 405
+        return render_template("message.html.j2", heading=_("Not allowed"),
+                               lines=[_("This page does not take that kind of request.")]), 405
 
     app.register_error_handler(429, too_many)
 
     @app.errorhandler(400)
     def bad_request(exc: Exception) -> tuple[str, int]:
-        return render_template("message.html.j2", heading="Something was missing", lines=[
-            "The form expired or was incomplete. Go back, reload the page and try again."]), 400
+        return render_template("message.html.j2", heading=_("Something was missing"), lines=[
+            _("The form expired or was incomplete. Go back, reload the page and try again.")]), 400
 
 
 def too_many(exc: Exception) -> tuple[str | Response, int]:
     from . import embed
 
-    line = "There were too many requests from here. Please try again later."
+    line = _("There were too many requests from here. Please try again later.")
     if request.path == "/subscribe" and embed.wants_json():  # a script on an embedding site reads it
         return jsonify(ok=False, message=line), 429
-    return render_template("message.html.j2", heading="Please wait", lines=[line]), 429
+    return render_template("message.html.j2", heading=_("Please wait"), lines=[line]), 429
 
 
 def rate_limited(endpoint: str, limit: str, key: Callable[[], str] | None = None,

@@ -13,7 +13,8 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 
 from ..settings import Settings
-from . import csrf, settings
+from . import csrf, lang, settings
+from .lang import _
 
 blueprint = Blueprint("embed", __name__)
 HONEYPOT = "website"  # off screen and hidden from screen readers: only a program filling every field fills it
@@ -43,37 +44,46 @@ def field(name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def thanks_lines(config: Settings) -> list[str]:
-    """What the thanks page says: never the address, so that it is the same for every address."""
-    return [f"If the address you gave can receive {config.title}, a message with a confirmation link is on its way.",
-            "Open it and follow the link to start receiving the newsletter. Nothing happens until you do."]
+def thanks_lines() -> list[str]:
+    """What the thanks page says, in its language: never the address, so that it is the same for every address."""
+    return [_("If the address you gave can receive %(newsletter)s, a message with a confirmation link is on its "
+              "way.") % {"newsletter": lang.title()},
+            _("Open it and follow the link to start receiving the newsletter. Nothing happens until you do.")]
 
 
 def answer() -> ResponseReturnValue:
     """The answer to a request sent by a script (JSON) or by an embedding site's form (to the thanks page)."""
     if wants_json():
-        return jsonify(ok=True, message=" ".join(thanks_lines(settings())))
+        return jsonify(ok=True, message=" ".join(thanks_lines()))
     return redirect(THANKS, code=303)  # a fixed page on Herald: the address is in no URL
 
 
 def bad_address(problem: str) -> ResponseReturnValue:
-    return jsonify(ok=False, field="email", message=f"The email address does not look right: {problem}"), 400
+    # The mail library explains in English: another language says it plainly, as lang.address_problem does.
+    if lang.current() == lang.SOURCE:
+        return bad_field("email", _("The email address does not look right: %(problem)s") % {"problem": problem})
+    return bad_field("email", _("That address does not look right. Check it and try again."))
+
+
+def bad_field(name: str, message: str) -> ResponseReturnValue:
+    """A script's request refused for one of its fields, said in the page's language (its Accept-Language)."""
+    return jsonify(ok=False, field=name, message=message), 400
 
 
 def refused(unnamed: bool = False) -> ResponseReturnValue:
     """403 for a form sent from a site that is not in BOT_EMBED_ORIGINS, without Herald's token. `unnamed`: the
     browser named no site (Origin: null), as it does for a page whose Referrer-Policy is no-referrer or
     same-origin: the organisation's own page may be the one, and its web team needs to know why."""
-    first = "This form was sent from a site that may not send it here, so nothing was done."
+    first = _("This form was sent from a site that may not send it here, so nothing was done.")
     if unnamed:
-        first = ("This form was sent from a page that does not say which site it is on (its Referrer-Policy is "
-                 "no-referrer or same-origin), so nothing was done. Its site can send strict-origin-when-cross-origin "
-                 "instead.")
-    lines = [first,
-             Markup('To receive {}, <a href="/subscribe">subscribe on its own page</a>.').format(settings().title)]
+        first = _("This form was sent from a page that does not say which site it is on (its Referrer-Policy is "
+                  "no-referrer or same-origin), so nothing was done. Its site can send "
+                  "strict-origin-when-cross-origin instead.")
+    lines = [first, Markup(_('To receive %(newsletter)s, <a href="/subscribe">subscribe on its own page</a>.'))
+             % {"newsletter": lang.title()}]
     if wants_json():
         return jsonify(ok=False, message=" ".join(Markup(line).striptags() for line in lines)), 403
-    return render_template("message.html.j2", heading="Not allowed", lines=lines), 403
+    return render_template("message.html.j2", heading=_("Not allowed"), lines=lines), 403
 
 
 def install(app: Flask) -> None:
@@ -123,7 +133,7 @@ def preflight() -> ResponseReturnValue:
 
 @blueprint.get(THANKS)
 def thanks() -> str:
-    return render_template("message.html.j2", heading="Check your inbox", lines=thanks_lines(settings()))
+    return render_template("message.html.j2", heading=_("Check your inbox"), lines=thanks_lines())
 
 
 def snippet(config: Settings) -> str:

@@ -1,4 +1,5 @@
-"""The web side's background work (a subscribe request recorded, its link mailed): one queue and thread per app."""
+"""The web side's background work (a subscribe request recorded, its link mailed in the language chosen): one queue
+and thread per app."""
 
 # So that no answer waits for the ledger or a mail server, and every address gets the same answer in the same time.
 # `bot serve` runs what is queued before it stops.
@@ -14,11 +15,13 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
+from .. import i18n
 from ..channels import Channels
-from ..clock import human_duration
 from ..dispatch import send_notice
 from ..plaintext import wrap
+from ..render import title_in
 from ..settings import Settings
+from .lang import duration
 
 log = logging.getLogger("herald")
 Job = Callable[[], None]
@@ -105,22 +108,33 @@ def drain_all() -> None:
         notices.drain()
 
 
-def confirmation_text(config: Settings, link: str) -> str:
-    """The confirmation email, wrapped at 72 columns like the newsletter's text part (the link whole, alone)."""
-    return wrap(f"Someone, probably you, asked to receive {config.title} at this address.\n\n"
-                f"To confirm, open this link within {human_duration(config.confirm_max_age)} and press Confirm:\n\n"
-                f"{link}\n\n"
-                "If you did not ask for it, ignore this message: you will not be subscribed.\n\n"
-                f"-- {config.org_name}\n{config.org_address}") + "\n"
+def confirmation_text(config: Settings, link: str, lang: str | None = None) -> str:
+    """The confirmation email in `lang` (default: the default language), wrapped at 72 columns like the
+    newsletter's text part (the link whole, alone)."""
+    lang = lang or config.language
+    _ = i18n.translations(lang, "web").gettext  # a background thread: no request to take the language from
+    paragraphs = [
+        _("Someone, probably you, asked to receive %(newsletter)s at this address.")
+        % {"newsletter": title_in(config, lang)},
+        _("To confirm, open this link within %(duration)s and press Confirm:")
+        % {"duration": duration(config.confirm_max_age, lang)},
+        link,
+        _("If you did not ask for it, ignore this message: you will not be subscribed."),
+        f"-- {config.org_name}\n{config.org_address}",
+    ]
+    return wrap("\n\n".join(paragraphs)) + "\n"
 
 
-def send_confirmation(config: Settings, email: str, link: str, now: datetime) -> None:
-    """Mail the link to `email`, dated in BOT_TIMEZONE as the newsletter is; a failure is logged, never raised."""
+def send_confirmation(config: Settings, email: str, link: str, now: datetime, lang: str | None = None) -> None:
+    """Mail the link to `email` in `lang`, dated in BOT_TIMEZONE as the newsletter is; a failure is logged, never
+    raised."""
     channels = Channels(config)
+    lang = lang or config.language
+    subject = i18n.translations(lang, "web").gettext("Confirm your subscription to %(newsletter)s")
     try:
         why_not = send_notice(config, channels.get("email"), "confirm", email,
-                              f"Confirm your subscription to {config.title}", confirmation_text(config, link),
-                              now.astimezone(config.timezone))
+                              subject % {"newsletter": title_in(config, lang)},
+                              confirmation_text(config, link, lang), now.astimezone(config.timezone))
     except Exception as exc:  # opening the channel failed: the visitor sees the same page either way
         why_not = config.redact(str(exc))
     finally:
