@@ -177,14 +177,14 @@ def preview(app: App, out: Path | None, now_raw: str | None) -> None:
     result = queue.load(app.settings)
     with Ledger.open(app.settings.state_dir) as ledger:  # what was posted or sent already is not previewed
         result.warnings.extend(queue.changed_since_sent(result, ledger))  # counted as `bot validate` counts them
-        recorded = {(d.item_id, d.channel) for d in ledger.posts()}
+        recorded = {(d.item_id, d.channel, d.lang) for d in ledger.posts()}
         in_editions = ledger.items_in_editions()
         gate = Gate.read(ledger, app.settings)  # drafts, items awaiting approval and holds do not go out
     now = app.now(now_raw)
-    plan = preview_mod.plan(result, app.settings, now, done=lambda i, p: (i, p) in recorded,
+    plan = preview_mod.plan(result, app.settings, now, done=lambda i, p, lang: (i, p, lang) in recorded,
                             in_edition=in_editions.__contains__, may_go=gate.may_go)
     # What the gate keeps back is said, so that an empty preview of a queue of drafts does not look broken.
-    everything = preview_mod.plan(result, app.settings, now, done=lambda i, p: (i, p) in recorded,
+    everything = preview_mod.plan(result, app.settings, now, done=lambda i, p, lang: (i, p, lang) in recorded,
                                   in_edition=in_editions.__contains__)
     index = preview_mod.write(plan, app.settings, out or app.settings.state_dir / "preview")
     if result.problems or result.warnings:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from . import keys, mail, media, signing, social, utm
+from . import i18n, keys, mail, media, platform_languages, signing, social, utm
 from .channels import Channel, Channels, Failed, Outcome, OutgoingMail, OutgoingPost, Sent
 from .clock import from_utc_iso, human_duration, utc_iso
 from .content import Item, Problem
@@ -56,6 +56,7 @@ class RunReport:
     paused: dict[str, str] = field(default_factory=dict)  # channel -> why
     stopped: bool = False
     imported: list[str] = field(default_factory=list)  # feeds in: one line per item a feed's poll wrote
+    in_language: dict[str, str] = field(default_factory=dict)  # remote id -> language, of a translation's post
 
     @property
     def ok(self) -> bool:
@@ -109,10 +110,10 @@ class Dispatcher:
         self.report.retries += 1
         return True
 
-    def _channel(self, kind: str) -> Channel | None:
+    def _channel(self, kind: str, lang: str = "") -> Channel | None:
         if kind in self.report.paused:
             return None
-        return self.channels.get(kind)
+        return self.channels.get(kind, lang)
 
     def pause(self, kind: str, exc: ChannelAuthError) -> None:
         self.report.paused[kind] = self.settings.redact(str(exc))
@@ -146,7 +147,8 @@ class Dispatcher:
         if from_utc_iso(delivery.due_at) > now:
             return
         if delivery.next_attempt_at and from_utc_iso(delivery.next_attempt_at) > now:
-            self.report.deferred.append((delivery.item_id or "", delivery.channel, delivery.last_error or ""))
+            self.report.deferred.append((delivery.item_id or "", delivery.channel,
+                                         said_in(delivery.lang, delivery.last_error or "")))
             return
         item = items.get(delivery.item_id or "")
         # Lateness runs from the item's time, or from the time a person requeued it for; a later part of a reply
@@ -160,29 +162,35 @@ class Dispatcher:
             self._miss(delivery, f"{human_duration(now - since)} late, more than BOT_MAX_LATENESS "
                                  f"({human_duration(self.settings.max_lateness)})")
         else:
-            channel = self._channel(delivery.channel)
+            # The item as written goes to the account of the language it is written in, a translation to its own's.
+            channel = self._channel(delivery.channel, delivery.lang or item.own_language(self.settings.language))
             if channel is not None:
                 self._post(channel, delivery, item)
 
     def _waits_for_its_parent(self, delivery: Delivery) -> bool:
         """A part of a reply thread goes once the part it answers is out: never before, never late because of it
         (a failed or missed part holds back the rest until a person requeues it)."""
-        parent = self.ledger.post(delivery.item_id or "", delivery.channel, delivery.part - 1)
+        parent = self.ledger.post(delivery.item_id or "", delivery.channel, delivery.part - 1, delivery.lang)
         return parent is None or parent.status != "sent"
 
     def _miss(self, delivery: Delivery, why: str) -> None:
         self.ledger.finish([(delivery.id, "missed", None, why, None)], self.now())
-        self.report.missed.append((delivery.item_id or "", delivery.channel, why))
+        self.report.missed.append((delivery.item_id or "", delivery.channel, said_in(delivery.lang, why)))
 
-    def _post(self, channel: Channel, delivery: Delivery, item: Item) -> None:
-        platform = delivery.channel
+    def _post(self, channel: Channel, delivery: Delivery, original: Item) -> None:
+        platform, lang = delivery.channel, delivery.lang
+        if lang and lang not in original.translations:  # never the item as written under another language's name
+            self._miss(delivery, "its translation is no longer in the queue, or no longer valid")
+            return
+        item = original.in_language(lang, self.settings.language) if lang else original
         thread = social.compose_thread(item, platform, limit=getattr(channel, "limit", None), tracking=self.tracking)
         if delivery.part > len(thread):
             self._miss(delivery, f"the item has no part {delivery.part} for {platform} any more")
             return
         post = thread[delivery.part - 1]
-        body = social.payload(post, language=item.lang or self.settings.language, created_at=self.now(),
-                              **self.settings.platform_options.get(platform, {}))
+        language = item.own_language(self.settings.language)
+        body = social.payload(post, language=language, created_at=self.now(),
+                              **platform_languages.options_for(self.settings, platform, language))
         message = self._message(delivery, item, body, post.link)
         # In doubt: handed over with no answer recorded (`sending`: the run that handed it over died), or answered
         # with a transient failure, which may come after the platform took it (a timeout). Only such a post is
@@ -200,38 +208,47 @@ class Dispatcher:
             outcome = self._hand_over(channel, [delivery.id], [message])[0]
             in_doubt = True  # another round follows only a transient failure, after which either may be true
             if isinstance(outcome, Sent):
-                self.report.posted.append((item.id, platform, outcome.remote_id))
-                log.info("posted %s to %s (%s)", item.id, platform, outcome.remote_id)
+                self._posted(message, outcome.remote_id)
+                log.info("posted %s%s to %s (%s)", item.id, f" in {lang}" if lang else "", platform, outcome.remote_id)
                 return
             if not outcome.transient:
                 said = self.settings.redact(outcome.error)  # a server may repeat a token back: never shown or logged
-                self.report.failed.append((item.id, platform, said))
-                log.error("%s: %s failed: %s", platform, item.id, said)
+                self.report.failed.append((item.id, platform, said_in(lang, said)))
+                log.error("%s: %s failed: %s", platform, item.id, said_in(lang, said))
                 return
             error = self.settings.redact(outcome.error)
             if platform in self.report.paused or round_ == len(BACKOFF) or \
                     not self._wait(outcome.retry_after if outcome.retry_after is not None else BACKOFF[round_]):
                 break
-        self.report.deferred.append((item.id, platform, error))
+        self.report.deferred.append((item.id, platform, said_in(lang, error)))
+
+    def _posted(self, message: OutgoingPost, remote_id: str) -> None:
+        self.report.posted.append((message.item, message.platform, remote_id))
+        if message.lang:
+            self.report.in_language[remote_id] = message.lang
 
     def _message(self, delivery: Delivery, item: Item, body: dict[str, Any], link: str | None) -> OutgoingPost:
         """The post to hand over: the first part carries the link card (`link`: the item's, tagged as in the post)
-        and the picture; a later part of a reply thread carries the ids of the part it answers and of the first."""
-        platform, part = delivery.channel, delivery.part
+        and the picture; a later part of a reply thread carries the ids of the part it answers and of the first.
+        Its key is the item's and the platform's, with the language for a translation's post (a post recorded
+        before languages keeps its key), and the part after the first."""
+        platform, part, lang = delivery.channel, delivery.part, delivery.lang
+        key = f"{item.id}-{platform}-{lang}" if lang else f"{item.id}-{platform}"
         # Stored to the second when first claimed, so the first try and every retry see the same instant.
         first = from_utc_iso(delivery.first_attempt_at or utc_iso(self.now()))
         steps = json.loads(delivery.steps) if delivery.steps else {}
         record = partial(self.ledger.record_step, delivery.id)
         if part > 1:
-            parent = self.ledger.post(item.id, platform, part - 1)
-            root = self.ledger.post(item.id, platform, 1)
-            return OutgoingPost(f"{item.id}-{platform}-part{part}", platform, item.id, body, first_attempt=first,
-                                part=part, reply_to=parent.remote_id if parent else None,
-                                thread_root=root.remote_id if root else None, steps=steps, record_step=record)
+            parent = self.ledger.post(item.id, platform, part - 1, lang)
+            root = self.ledger.post(item.id, platform, 1, lang)
+            return OutgoingPost(f"{key}-part{part}", platform, item.id, body, first_attempt=first, part=part,
+                                reply_to=parent.remote_id if parent else None,
+                                thread_root=root.remote_id if root else None, lang=lang, steps=steps,
+                                record_step=record)
         image = media.public_url(self.settings, item.image) if item.image else None
-        return OutgoingPost(f"{item.id}-{platform}", platform, item.id, body, link, item.title, item.summary,
-                            image, item.image_alt, first, image_file=media.local_file(self.settings, item.image),
-                            steps=steps, record_step=record)
+        return OutgoingPost(key, platform, item.id, body, link, item.title, item.summary, image, item.image_alt,
+                            first, image_file=media.local_file(self.settings, item.image), lang=lang, steps=steps,
+                            record_step=record)
 
     def _already_there(self, channel: Channel, delivery_id: int, message: OutgoingPost) -> bool:
         """Before re-sending a post whose first hand-over had no clear answer, ask the platform."""
@@ -244,7 +261,7 @@ class Dispatcher:
             found = None  # the platform's own idempotency (a key, a record name) still guards the resend
         if isinstance(found, Sent):
             self.ledger.finish([(delivery_id, "sent", found.remote_id, None, None)], self.now())
-            self.report.posted.append((message.item, message.platform, found.remote_id))
+            self._posted(message, found.remote_id)
             self.report.reconciled += 1
             log.info("%s on %s was already published (%s): not posted again", message.item, message.platform,
                      found.remote_id)
@@ -306,6 +323,11 @@ class Dispatcher:
         self.ledger.finish(results(ids, outcomes, tries or [0] * len(ids), self.now(), self.settings.redact),
                            self.now())
         return outcomes
+
+
+def said_in(lang: str, text: str) -> str:
+    """What is said of a post (why it failed, or was missed), preceded by its language for a translation's post."""
+    return f"in {i18n.language_name(lang, 'en')}: {text}" if lang else text
 
 
 def send_notice(settings: Settings, channel: Channel | None, kind: str, address: str, subject: str, text: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from . import i18n, platform_languages
 from .channels import kinds, open_channel
 from .errors import ChannelAuthError, ChannelError, ConfigError, FinalChannelError, TransientChannelError
 from .platforms import REGISTRY
@@ -42,24 +43,11 @@ def examine(settings: Settings) -> list[Finding]:
         if backend == "off":
             findings.append(Finding(kind, backend, True, "off: nothing is sent"))
             continue
-        fix = _fix(kind, backend)
-        channel = None
-        try:
-            channel = open_channel(settings, kind)
-            if channel is None:  # only "off" opens nothing, and that was answered above; said plainly all the same
-                findings.append(Finding(kind, backend, True, "off: nothing is sent"))
-                continue
-            findings.append(Finding(kind, backend, True, channel.check()))
-        except ChannelAuthError as exc:
-            findings.append(Finding(kind, backend, False, f"credentials refused: {exc}", fix))
-        except TransientChannelError as exc:
-            findings.append(Finding(kind, backend, False, f"cannot reach the server: {exc}",
-                                    "check the address and the network, then try again"))
-        except (FinalChannelError, ChannelError, ConfigError) as exc:
-            findings.append(Finding(kind, backend, False, str(exc), fix))
-        finally:
-            if channel is not None:
-                channel.close()
+        findings.append(_check(settings, kind, backend, kind))
+        # Each language with an account of its own (MASTODON_ACCESS_TOKEN_FR) is checked too, named as such.
+        findings += [_check(own, kind, backend, f"{kind} in {i18n.language_name(lang, 'en')}")
+                     for lang in platform_languages.accounts(settings, kind)
+                     if (own := platform_languages.settings_for(settings, kind, lang)) is not None]
     try:
         require_queue_dir(settings)
     except ConfigError as exc:  # said among the findings, so that the backends are checked all the same
@@ -70,6 +58,27 @@ def examine(settings: Settings) -> list[Finding]:
         findings.append(Finding("email", "links", True, "unsubscribe links point at http://localhost:8080 "
                                 "(set BOT_PUBLIC_URL before real mail goes out)"))
     return [Finding(f.kind, f.backend, f.ok, settings.redact(f.detail), f.fix, f.more) for f in findings]
+
+
+def _check(settings: Settings, kind: str, backend: str, label: str) -> Finding:
+    """One backend checked with its read-only call, as `label` (the kind, or the kind and an account's language)."""
+    fix = _fix(kind, backend)
+    channel = None
+    try:
+        channel = open_channel(settings, kind)
+        if channel is None:  # only "off" opens nothing, and that was answered before; said plainly all the same
+            return Finding(label, backend, True, "off: nothing is sent")
+        return Finding(label, backend, True, channel.check())
+    except ChannelAuthError as exc:
+        return Finding(label, backend, False, f"credentials refused: {exc}", fix)
+    except TransientChannelError as exc:
+        return Finding(label, backend, False, f"cannot reach the server: {exc}",
+                       "check the address and the network, then try again")
+    except (FinalChannelError, ChannelError, ConfigError) as exc:
+        return Finding(label, backend, False, str(exc), fix)
+    finally:
+        if channel is not None:
+            channel.close()
 
 
 def _dkim(settings: Settings) -> Finding:

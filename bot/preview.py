@@ -9,14 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import mail, media, private, signing, social, utm
+from . import i18n, mail, media, platform_languages, private, signing, social, utm
 from .channels.outbox import post_file
 from .clock import next_slot
 from .content import Item, Problem
 from .platforms import PLATFORMS
 from .queue import Queue
 from .render import day_label, environments, render_newsletter
-from .scheduler import fresh_for_edition
+from .scheduler import fresh_for_edition, post_languages
 from .settings import Settings
 
 PREVIEW_TOKEN = "preview-only-token-not-for-use00"  # the length of a real token
@@ -24,10 +24,11 @@ PREVIEW_TOKEN = "preview-only-token-not-for-use00"  # the length of a real token
 
 @dataclass(frozen=True, slots=True)
 class PlannedPost:
-    item: Item
+    item: Item  # as the post reads it: in its translation for a translation's post
     post: social.Post
     payload: dict[str, Any]
     due: bool
+    lang: str = ""  # as the post is recorded: '' for the item as written, else its translation's language
 
 
 @dataclass(slots=True)
@@ -42,27 +43,37 @@ class Plan:
 
 
 def plan(queue: Queue, settings: Settings, now: datetime,
-         done: Callable[[str, str], bool] = lambda item, platform: False,
+         done: Callable[[str, str, str], bool] = lambda item, platform, lang: False,
          in_edition: Callable[[str], bool] = lambda item: False,
          may_go: Callable[[Item, str], bool] = lambda item, channel: True) -> Plan:
-    """Posts due or scheduled and not done (those past the lateness window will be missed, so are left out),
-    and the email items due by the next newsletter slot that no edition holds yet."""
+    """Posts due or scheduled and not done (those past the lateness window will be missed, so are left out), in
+    each language they go in (`done` is asked with the language as the post is recorded, '' for the item as
+    written), and the email items due by the next newsletter slot that no edition holds yet."""
     result = Plan(now, problems=list(queue.problems))
     oldest = now - settings.max_lateness
     tracking = utm.tracking(settings)  # the payloads show the tagged links: they are what is sent
     for item in queue.items:
         for platform in PLATFORMS:
-            if platform in item.channels and item.publish_at >= oldest and not done(item.id, platform) \
-                    and may_go(item, platform) and settings.backends.get(platform) != "off":
-                for post in social.compose_thread(item, platform, tracking=tracking):  # each part its own card
-                    body = social.payload(post, language=item.lang or settings.language, created_at=item.publish_at,
-                                          **settings.platform_options.get(platform, {}))
-                    result.posts.append(PlannedPost(item, post, body, item.publish_at <= now))
+            if platform in item.channels and item.publish_at >= oldest and may_go(item, platform) \
+                    and settings.backends.get(platform) != "off":
+                result.posts += [planned for lang in post_languages(item, settings) if not done(item.id, platform, lang)
+                                 for planned in _planned(item, platform, lang, settings, tracking, now)]
     result.slot = next_slot(settings.newsletter_schedule, settings.timezone, now)
     result.edition_items = fresh_for_edition([i for i in queue.items if "email" in i.channels
                                               and i.publish_at <= result.slot and not in_edition(i.id)
                                               and may_go(i, "email")], result.slot, settings)
     return result
+
+
+def _planned(item: Item, platform: str, lang: str, settings: Settings, tracking: utm.Tracking | None,
+             now: datetime) -> list[PlannedPost]:
+    """Each part of the item's post on `platform` in `lang`, its own card, composed as dispatch composes it."""
+    shown = item.in_language(lang, settings.language) if lang else item
+    language = shown.own_language(settings.language)
+    options = platform_languages.options_for(settings, platform, language)
+    return [PlannedPost(shown, post, social.payload(post, language=language, created_at=item.publish_at, **options),
+                        item.publish_at <= now, lang)
+            for post in social.compose_thread(shown, platform, tracking=tracking)]
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -80,7 +91,7 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
         first = part == 1  # the link card and the picture go with the first part of a reply thread
         image = media.public_url(settings, item.image) if item.image and first else None
         link = item.link if first else None
-        write_json(out / planned.post.platform / post_file(item.id, part),
+        write_json(out / planned.post.platform / post_file(item.id, part, planned.lang),
                    social.file_record(planned.post.platform, item.id, planned.payload, link=link, image=image,
                                       image_alt=item.image_alt, part=part))
 
@@ -145,7 +156,8 @@ def _card(planned: PlannedPost, settings: Settings, out: Path) -> dict[str, Any]
         "limit": post.limit,
         "notes": post.notes,
         "dropped": bool(post.dropped_tags),
-        "file": f"{post.platform}/{post_file(post.item, post.part)}",
+        "file": f"{post.platform}/{post_file(post.item, post.part, planned.lang)}",
+        "language": i18n.language_name(planned.lang, "en") if planned.lang else "",  # said only where translated
         "part": post.part,
         "added": [what for _, what, _ in social.added_when_sent(
             post.platform, link=planned.item.link if post.part == 1 else None,

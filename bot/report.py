@@ -6,7 +6,7 @@ import json
 from datetime import datetime, tzinfo
 from typing import Any
 
-from . import queue, social, subscribers, utm
+from . import i18n, queue, social, subscribers, utm
 from .approval import Gate, waiting_since
 from .channels import Channels
 from .clock import from_utc_iso, next_slot
@@ -15,7 +15,7 @@ from .errors import counted
 from .ledger import Delivery, Ledger
 from .ledger import stale as stale_book
 from .platforms import PLATFORMS
-from .scheduler import edition_items
+from .scheduler import edition_items, post_languages
 from .settings import Settings
 
 LIST_AT_MOST = 50
@@ -30,7 +30,7 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
         loaded.warnings.extend(queue.changed_since_sent(loaded, ledger))  # counted as `bot validate` counts them
         gate = Gate.read(ledger, settings)
         every = ledger.posts()  # each part of a reply thread is a post of its own
-        recorded = {(d.item_id, d.channel): d for d in every}
+        recorded = {(d.item_id, d.channel, d.lang): d for d in every}
         upcoming = _upcoming(loaded.items, recorded, channels, gate, settings, now)
         slot = next_slot(settings.newsletter_schedule, tz, now)
         nxt = edition_items(ledger, loaded.items, slot, gate, settings) if channels.enabled("email") else []
@@ -45,7 +45,7 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
                 posts[d.channel][d.status] += 1
         editions = [_edition(ledger, edition_id, tz) for edition_id in ledger.editions()]
         problems: list[dict[str, Any]] = [
-            {"item": d.item_id, "platform": d.channel, "status": d.status, "error": d.last_error,
+            {"item": d.item_id, "platform": d.channel, "lang": d.lang, "status": d.status, "error": d.last_error,
              "at": from_utc_iso(d.due_at).astimezone(tz).isoformat()}
             for d in every if d.status in ("failed", "missed") and not d.dismissed_at]
         dismissed = sum(1 for d in every if d.dismissed_at)
@@ -77,25 +77,30 @@ def status(settings: Settings, now: datetime) -> dict[str, Any]:
     }
 
 
-def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str], Delivery], channels: Channels, gate: Gate,
-              settings: Settings, now: datetime) -> list[dict[str, Any]]:
-    """Posts not yet recorded and not yet too late, each with the state of its item, then the retries."""
+def _upcoming(items: list[Item], recorded: dict[tuple[str | None, str, str], Delivery], channels: Channels,
+              gate: Gate, settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    """Posts not yet recorded and not yet too late, in each language they go in ('' as written), each with the
+    state of its item, then the retries."""
     tz = settings.timezone
     upcoming: list[dict[str, Any]] = []
     by_id = {item.id: item for item in items}
     for item in items:
         for platform in PLATFORMS:
-            if platform in item.channels and channels.enabled(platform) and (item.id, platform) not in recorded \
+            if platform in item.channels and channels.enabled(platform) \
                     and item.publish_at > now - settings.max_lateness:
                 state = gate.channel_state(item, platform)
-                state = "scheduled" if state == "ready" else state
-                upcoming.append({"item": item.id, "platform": platform, "state": state,
-                                 "at": item.publish_at.astimezone(tz).isoformat()})
+                upcoming += [{"item": item.id, "platform": platform, "lang": lang,
+                              "state": "scheduled" if state == "ready" else state,
+                              "at": item.publish_at.astimezone(tz).isoformat()}
+                             for lang in post_languages(item, settings) if (item.id, platform, lang) not in recorded]
     upcoming.sort(key=_instant)
     for entry in upcoming[:COMPOSED_AT_MOST]:  # composing costs; the rest are listed without their text
-        post = social.compose(by_id[entry["item"]], entry["platform"], tracking=utm.tracking(settings))
+        item = by_id[entry["item"]]
+        post = social.compose(item.in_language(entry["lang"], settings.language) if entry["lang"] else item,
+                              entry["platform"], tracking=utm.tracking(settings))
         entry.update(text=post.text, length=post.length, limit=post.limit, notes=list(post.notes))
-    upcoming += [{"item": d.item_id, "platform": d.channel, "state": _retry_state(by_id.get(d.item_id or ""), d, gate),
+    upcoming += [{"item": d.item_id, "platform": d.channel, "lang": d.lang,
+                  "state": _retry_state(by_id.get(d.item_id or ""), d, gate),
                   "at": from_utc_iso(d.next_attempt_at or d.due_at).astimezone(tz).isoformat(), "retry": True,
                   "last_error": d.last_error}
                  for d in recorded.values() if d.status in ("pending", "sending")]
@@ -194,14 +199,14 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
 
     tz = settings.timezone
     prefix = f"{report.now.astimezone(tz):%Y-%m-%d %H:%M} " if stamp else ""
-    by_item: dict[str, list[str]] = {}
-    for item, platform, _ in report.posted:
-        by_item.setdefault(item, []).append(platform)
+    by_item: dict[tuple[str, str], list[str]] = {}  # (item, language of a translation's posts) -> platforms
+    for item, platform, remote_id in report.posted:
+        by_item.setdefault((item, report.in_language.get(remote_id, "")), []).append(platform)
     # The parts of a reply thread are counted, not repeated: "to x (3 posts), mastodon".
     lines = list(report.imported)  # what the feeds brought in, first
-    lines += [f"posted {item} to " + ", ".join(p if platforms.count(p) == 1 else f"{p} ({platforms.count(p)} posts)"
-                                               for p in dict.fromkeys(platforms))
-              for item, platforms in by_item.items()]
+    lines += [f"posted {item}{_in_language(lang)} to " + ", ".join(
+        p if platforms.count(p) == 1 else f"{p} ({platforms.count(p)} posts)" for p in dict.fromkeys(platforms))
+        for (item, lang), platforms in by_item.items()]
     if report.editions:
         with Ledger.open(settings.state_dir) as ledger:
             for edition_id in report.editions:
@@ -240,6 +245,11 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
 
 def _when(iso: str) -> str:
     return iso[:16].replace("T", " ")
+
+
+def _in_language(lang: str) -> str:
+    """A post's language, said where it is a translation's ('' for the item as written)."""
+    return f" in {i18n.language_name(lang, 'en')}" if lang else ""
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -307,7 +317,8 @@ def _schedule_lines(nxt: dict[str, Any]) -> list[str]:
         else:
             detail = f"to retry (last error: {post['last_error']})" if post.get("last_error") else "to retry"
         state = STATE_WORDS.get(post.get("state", ""), "")
-        timed.append((_instant(post), f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}  {detail}{state}"))
+        timed.append((_instant(post), f"  {_when(post['at'])}  {post['platform']:<9} {post['item']}"
+                      f"{_in_language(post.get('lang', ''))}  {detail}{state}"))
     edition = nxt["edition"]
     slot = datetime.fromisoformat(edition["slot"])
     what = (f"{counted(len(edition['items']), 'item')} for {counted(edition['subscribers'], 'subscriber')}"
@@ -330,7 +341,8 @@ def _problem_lines(entries: list[dict[str, Any]], kind: str) -> list[str]:
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for entry in entries:
         grouped.setdefault((entry["item"], entry["error"] or ""), []).append(entry)
-    lines = [f"  {_when(group[0]['at'])}  {item} was {kind} on {', '.join(e['platform'] for e in group)}"
+    lines = [f"  {_when(group[0]['at'])}  {item} was {kind} on "
+             + ", ".join(e["platform"] + _in_language(e.get("lang", "")) for e in group)
              + (f": {why}" if why else "") + f" (to post it anyway: bot requeue {item}; to let it be: bot dismiss "
              f"{item})" for (item, why), group in grouped.items()]
     if len(lines) > LIST_AT_MOST:

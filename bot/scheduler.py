@@ -21,7 +21,7 @@ from .approval import Gate
 from .channels import Channels, OutgoingMail, Sent
 from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
 from .content import Item
-from .dispatch import Dispatcher, Progress, RunReport
+from .dispatch import Dispatcher, Progress, RunReport, said_in
 from .errors import ConfigError, HeraldError
 from .ledger import Ledger, Version
 from .ledger import stale as stale_book
@@ -63,29 +63,45 @@ def state_lock(settings: Settings) -> Iterator[None]:
 # --- what is due ------------------------------------------------------------------------------------
 
 
+def post_languages(item: Item, settings: Settings) -> list[str]:
+    """The languages `item` is posted in, each as its posts are recorded, in BOT_SOCIAL_LANGUAGES order: '' for the
+    item as written, where its own language is listed; the language for each listed one it is translated into."""
+    own = item.own_language(settings.language)
+    return ["" if lang == own else lang for lang in settings.social_languages
+            if lang == own or lang in item.translations]
+
+
 def plan_posts(ledger: Ledger, items: list[Item], channels: Channels, settings: Settings, now: datetime,
                report: RunReport, gate: Gate) -> None:
-    """Record each post that has come due and may go (not a draft, approved where that is required, not held);
-    one more than BOT_MAX_LATENESS late is recorded as missed."""
-    known = {(d.item_id, d.channel) for d in ledger.posts()}
+    """Record each post that has come due and may go (not a draft, approved where that is required, not held), in
+    each language it goes in; one more than BOT_MAX_LATENESS late is recorded as missed."""
+    known = {(d.item_id, d.channel, d.lang) for d in ledger.posts()}
     for item in items:
         if item.publish_at > now:
             continue
         for platform in PLATFORMS:
-            if platform not in item.channels or (item.id, platform) in known or not channels.enabled(platform) \
-                    or not gate.may_go(item, platform):
+            if platform not in item.channels or not channels.enabled(platform) or not gate.may_go(item, platform):
                 continue
-            late = now - item.publish_at
-            parts = max(1, len(social.parts_of(item, platform)))  # a reply thread: one record per part, at once
-            if late > settings.max_lateness:
-                why = f"{human_duration(late)} late at the first run after its time (BOT_MAX_LATENESS is " \
-                      f"{human_duration(settings.max_lateness)})"
-                for part in range(1, parts + 1):
-                    ledger.add_post(item.id, platform, item.publish_at, now, status="missed", error=why, part=part)
-                report.missed.append((item.id, platform, why))
-            else:
-                for part in range(1, parts + 1):
-                    ledger.add_post(item.id, platform, item.publish_at, now, part=part)
+            for lang in post_languages(item, settings):
+                if (item.id, platform, lang) not in known:
+                    _record_post(ledger, item, platform, lang, settings, now, report)
+
+
+def _record_post(ledger: Ledger, item: Item, platform: str, lang: str, settings: Settings, now: datetime,
+                 report: RunReport) -> None:
+    late = now - item.publish_at
+    # A reply thread: one record per part, at once, as the language's text has them.
+    shown = item.in_language(lang, settings.language) if lang else item
+    parts = max(1, len(social.parts_of(shown, platform)))
+    if late > settings.max_lateness:
+        why = f"{human_duration(late)} late at the first run after its time (BOT_MAX_LATENESS is " \
+              f"{human_duration(settings.max_lateness)})"
+        for part in range(1, parts + 1):
+            ledger.add_post(item.id, platform, item.publish_at, now, status="missed", error=why, part=part, lang=lang)
+        report.missed.append((item.id, platform, said_in(lang, why)))
+    else:
+        for part in range(1, parts + 1):
+            ledger.add_post(item.id, platform, item.publish_at, now, part=part, lang=lang)
 
 
 def edition_items(ledger: Ledger, items: list[Item], until: datetime, gate: Gate, settings: Settings) -> list[Item]:

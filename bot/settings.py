@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 
+from . import platform_languages
 from .errors import ConfigError, quoted
 from .setting_values import (
     Secret,
@@ -222,6 +223,8 @@ class Settings:
     # Each platform's backend, and its options by key (bot.platforms declares them; each platform reads its own).
     platform_backends: Mapping[str, str] = field(default_factory=dict)
     platform_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # A platform's options given again for one language's account (MASTODON_ACCESS_TOKEN_FR): bot.platform_languages.
+    platform_language_options: platform_languages.PerLanguage = field(default_factory=dict)
     # Where each value came from, for `bot config`; never holds a secret's value.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -258,6 +261,7 @@ class Settings:
         """Every secret's value, so that output can be scrubbed of them."""
         found = [getattr(self, f.name) for f in fields(self)]
         found += [v for options in self.platform_options.values() for v in options.values()]
+        found += [v for _, v in platform_languages.given(self)]
         return [v.reveal() for v in found if isinstance(v, Secret) and v]
 
     def redact(self, text: str) -> str:
@@ -300,7 +304,8 @@ def load_settings(
         values["social_languages"] = social_languages(values["social_languages"], values["languages"])
     except ValueError as exc:
         raise ConfigError(f"{sources['BOT_SOCIAL_LANGUAGES']}: BOT_SOCIAL_LANGUAGES: {exc}") from None
-    settings = Settings(**values, platform_backends=backends, platform_options=options, sources=sources)
+    settings = Settings(**values, platform_backends=backends, platform_options=options, sources=sources,
+                        platform_language_options=platform_languages.read(known, raw, sources, values["languages"]))
     _check_backends(settings, raw, sources)
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable
         check_secret(settings)
@@ -312,6 +317,10 @@ def _raw_values(known: dict[str, Spec], environ: Mapping[str, str], env_file: Pa
     """Each setting's text and where it came from: its default, then `env_file`, the environment, `overrides`."""
     raw: dict[str, str] = {name: spec.default for name, spec in known.items()}
     sources = {name: "default" for name in known}
+
+    def ours(name: str) -> bool:  # a platform's setting for one language is checked once BOT_LANGUAGES is read
+        return name in known or platform_languages.base_of(name, known) is not None
+
     if env_file is not None and env_file.is_file():
         try:
             _check_env_lines(env_file)
@@ -321,16 +330,16 @@ def _raw_values(known: dict[str, Spec], environ: Mapping[str, str], env_file: Pa
         except OSError as exc:
             raise ConfigError(f"{env_file}: cannot be read: {exc.strerror}") from None
         for name, value in file_values.items():
-            if name not in known:
+            if not ours(name):
                 raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
             raw[name], sources[name] = value or "", str(env_file)
     for name, value in environ.items():
-        if name in known:
+        if ours(name):
             raw[name], sources[name] = value, "environment"
         elif name.startswith(OWN_PREFIXES):
             raise ConfigError(f"environment: {name}: unknown setting{_suggest(name)}")
     for name, value in overrides.items():
-        if name not in known:
+        if not ours(name):
             raise ConfigError(f"{name}: unknown setting")
         raw[name], sources[name] = value, "command line"
     return raw, sources

@@ -6,6 +6,7 @@ from dataclasses import fields
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
+from . import platform_languages
 from .setting_values import Secret
 from .settings import Settings, specs
 
@@ -30,22 +31,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             value = settings.platform_backends[spec.platform]
         else:
             value = settings.option(spec.platform, spec.attr)
-        if isinstance(value, Secret):
-            shown = "(set)" if value else "(not set)"
-        elif isinstance(value, bool):  # as it is written in .env
-            shown = "1" if value else "0"
-        elif isinstance(value, tuple):
-            shown = ", ".join(str(v) for v in value)
-        elif isinstance(value, time):
-            shown = f"{value:%H:%M}"
-        elif isinstance(value, timedelta):
-            shown = duration_text(value)
-        elif isinstance(value, ZoneInfo):
-            shown = value.key
-        elif isinstance(value, float):  # SMTP_RATE=10, not 10.0
-            shown = str(int(value)) if value.is_integer() else str(value)
-        else:  # as it would be written in .env: nothing for a value that is not set
-            shown = "" if value is None else str(value)
+        shown = _shown(value)
         source = settings.sources.get(name, "default")
         if source == "default" and not spec.secret:
             shown = spec.default  # as documented (24h), not as read back (1d)
@@ -54,7 +40,28 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         if not shown and name in _STAND_INS:
             source += f"; empty, so {getattr(settings, _STAND_INS[name])} is used"
         rows.append((name, shown, source))
-    return rows
+    # A platform's settings given per language (MASTODON_ACCESS_TOKEN_FR): only those given, secrets masked too.
+    return rows + [(name, _shown(value), settings.sources.get(name, "default"))
+                   for name, value in platform_languages.given(settings)]
+
+
+def _shown(value: object) -> str:
+    """A setting's value as .env would write it; a secret only as set or not."""
+    if isinstance(value, Secret):
+        return "(set)" if value else "(not set)"
+    if isinstance(value, bool):  # as it is written in .env
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
+    if isinstance(value, timedelta):
+        return duration_text(value)
+    if isinstance(value, ZoneInfo):
+        return value.key
+    if isinstance(value, float):  # SMTP_RATE=10, not 10.0
+        return str(int(value)) if value.is_integer() else str(value)
+    return "" if value is None else str(value)  # as it would be written in .env: nothing for a value not set
 
 
 # Settings whose empty value means a value worked out when used, which `bot config` shows beside it.

@@ -18,6 +18,7 @@ from . import frontmatter as fm
 from . import queue as q
 from .content import Item, Problem, Translation, combined_digest, translation_of
 from .frontmatter import Invalid
+from .platforms import PLATFORMS
 from .settings import Settings
 
 __all__ = ["TEXT_FIELDS", "attach", "split", "with_translations"]
@@ -49,6 +50,17 @@ def attach(queue: q.Queue, item_paths: list[Path], paths: list[Path], settings: 
         if translation is not None and item is not None:
             found.setdefault(item.path, []).append(translation)
     queue.items = [_given(item, found.get(item.path, []), settings) for item in queue.items]
+    queue.warnings += [w for w in (_not_posted(item, settings) for item in queue.items) if w is not None]
+
+
+def _not_posted(item: Item, settings: Settings) -> Problem | None:
+    """A warning for an item meant for the platforms that no language of BOT_SOCIAL_LANGUAGES takes: else it would
+    silently never be posted."""
+    own, listed = item.own_language(settings.language), settings.social_languages
+    if own in listed or any(lang in item.translations for lang in listed) or not set(item.channels) & set(PLATFORMS):
+        return None
+    return Problem(str(item.path), "lang", f"written in {own}, which BOT_SOCIAL_LANGUAGES ({', '.join(listed)}) does "
+                   "not list, and not translated into any language it lists: it is not posted", warning=True)
 
 
 def with_translations(item: Item, settings: Settings) -> Item:

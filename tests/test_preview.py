@@ -33,7 +33,7 @@ def test_plan_holds_due_and_scheduled_posts_but_not_stale_ones(sample_settings: 
 def test_plan_leaves_out_what_is_done(sample_settings: Settings) -> None:
     now = datetime(2019, 7, 9, 12, 0, tzinfo=ZURICH)
     result = preview.plan(queue.load(sample_settings), sample_settings, now,
-                          done=lambda item, platform: platform == "x",
+                          done=lambda item, platform, lang: platform == "x",
                           in_edition=lambda item: item.startswith("2019-03"))
     assert all(p.post.platform != "x" for p in result.posts)
     assert all(not i.id.startswith("2019-03") for i in result.edition_items)

@@ -47,7 +47,7 @@ class OutgoingMail:
 class OutgoingPost:
     """One post to one platform: the exact API body, plus what a backend may need around it."""
 
-    key: str  # stable across retries: "<item>-<platform>"
+    key: str  # stable across retries: "<item>-<platform>", "<item>-<platform>-<lang>" for a translation's post
     platform: str
     item: str
     payload: dict[str, Any]
@@ -62,6 +62,9 @@ class OutgoingPost:
     part: int = 1
     reply_to: str | None = None
     thread_root: str | None = None
+    # The translation the post is in ('': the item as written): each platform's own key for the post (Mastodon's
+    # Idempotency-Key, Bluesky's record key) holds it, so that the same item in two languages is two posts.
+    lang: str = ""
     # A hand-over of several calls (Threads: make a container, then publish it) records what each step made with
     # `record_step(name, value)` before the next; a retry finds it in `steps` and goes on from there.
     steps: dict[str, str] = field(default_factory=dict, compare=False)
@@ -232,12 +235,18 @@ class Channels:
     """The open channels of one run, opened on first use and all closed at the end."""
 
     settings: Settings
-    opened: dict[str, Channel | None] = field(default_factory=dict)
+    opened: dict[tuple[str, str], Channel | None] = field(default_factory=dict)  # by (kind, account's language)
 
-    def get(self, kind: str) -> Channel | None:
-        if kind not in self.opened:
-            self.opened[kind] = open_channel(self.settings, kind)
-        return self.opened[kind]
+    def get(self, kind: str, lang: str = "") -> Channel | None:
+        """The channel of `kind`; for a post in `lang`, that language's account where the platform has settings of
+        its own for it (MASTODON_ACCESS_TOKEN_FR), else the one account's, the same channel as without `lang`."""
+        from ..platform_languages import settings_for
+
+        own = settings_for(self.settings, kind, lang)
+        key = (kind, lang if own is not None else "")
+        if key not in self.opened:
+            self.opened[key] = open_channel(own or self.settings, kind)
+        return self.opened[key]
 
     def enabled(self, kind: str) -> bool:
         return backend_name(self.settings, kind) != "off"

@@ -19,9 +19,11 @@ from ..social import file_record
 from . import EVERY_KIND, Failed, Outcome, Outgoing, OutgoingMail, OutgoingPost, Sent, register
 
 
-def post_file(item: str, part: int) -> str:
-    """A post's file name in the outbox and the preview: part N of a reply thread is <item>.part<N>.json."""
-    return f"{item}.json" if part == 1 else f"{item}.part{part}.json"
+def post_file(item: str, part: int, lang: str = "") -> str:
+    """A post's file name in the outbox and the preview: part N of a reply thread is <item>.part<N>.json, and a
+    translation's post has its language after the item, as the translation's file has (<item>.fr.json)."""
+    name = f"{item}.{lang}" if lang else item
+    return f"{name}.json" if part == 1 else f"{name}.part{part}.json"
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -71,7 +73,7 @@ class Outbox:
         if isinstance(message, OutgoingMail):
             return self.folder / f"{message.key}.eml"
         # Part 1 keeps the name every post has; part N of a reply thread is <item>.part<N>.json beside it.
-        return self.folder / post_file(message.item, message.part)
+        return self.folder / post_file(message.item, message.part, message.lang)
 
     def reconcile(self, message: Outgoing) -> Outcome | None:
         path = self._path(message)

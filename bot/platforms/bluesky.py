@@ -26,6 +26,7 @@ from ..channels import Outcome, Outgoing, OutgoingPost, Sent, each_post, post_of
 from ..channels import register as register_channel
 from ..channels.http import call, json_body, post_image, session
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError
+from ..platform_languages import ACCOUNT
 from ..setting_values import _base_url, _secret, _text
 from . import GRAPHEME, HASHTAG, PROSE_URL, Layout, Option, Platform, graphemes, register
 
@@ -154,7 +155,10 @@ class Bluesky:
         self.settings = settings
         self.service = settings.option("bluesky", "service")
         self.handle = settings.option("bluesky", "handle")
-        self.path = settings.state_dir / SESSION_FILE
+        account = settings.platform_options.get("bluesky", {}).get(ACCOUNT)
+        # A language's own account keeps its session beside the first's: taking turns in one file, each would sign
+        # in at every run, and sign-ins are rate-limited.
+        self.path = settings.state_dir / (f"bluesky-session.{account}.json" if account else SESSION_FILE)
         self.http = session()  # the PDS only: pictures come through post_image's own connections, without a token
         self._session: dict[str, str] | None = None
 
@@ -219,7 +223,9 @@ class Bluesky:
 
     @staticmethod
     def _key(message: OutgoingPost) -> str:
-        name = message.item if message.part == 1 else f"{message.item}#part{message.part}"
+        # A translation's record is another record: its key holds the language (the item's own keeps the key it had).
+        name = f"{message.item}:{message.lang}" if message.lang else message.item
+        name = name if message.part == 1 else f"{name}#part{message.part}"
         return record_key(name, message.first_attempt or datetime.now(UTC))
 
     def _strong_ref(self, uri: str) -> dict[str, str]:

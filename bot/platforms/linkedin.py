@@ -20,6 +20,7 @@ from ..channels import Outcome, Outgoing, OutgoingPost, Sent, each_post, post_of
 from ..channels import register as register_channel
 from ..channels.http import call, json_body, post_image, session
 from ..errors import ChannelAuthError, ChannelError, FinalChannelError, TransientChannelError, quoted
+from ..platform_languages import ACCOUNT
 from ..setting_values import _base_url, _secret
 from . import HASHTAG, Option, Platform, register
 
@@ -234,7 +235,8 @@ class LinkedIn:
         """When the token will be about 60 days old. LinkedIn's introspectToken wants the app's client id and
         secret, which Herald does not hold; so Herald notes the day it first saw this token work (a digest of it in
         BOT_STATE_DIR/linkedin-token.json, never the token) and counts from there."""
-        path = self.settings.state_dir / TOKEN_FILE
+        account = self.settings.platform_options.get("linkedin", {}).get(ACCOUNT)  # a language's own page's token
+        path = self.settings.state_dir / (f"linkedin-token.{account}.json" if account else TOKEN_FILE)
         digest = hashlib.sha256(self._token().encode()).hexdigest()
         now = datetime.now(UTC)
         try:

@@ -175,7 +175,9 @@ class Mastodon:
             body["media_ids"] = [self._upload(message)]
         if message.reply_to:  # a part of a reply thread answers the part before it
             body["in_reply_to_id"] = message.reply_to
-        key = idempotency_key(message.item if message.part == 1 else f"{message.item}:part{message.part}")
+        # A translation's status is another status: its key holds the language (the item's own keeps the key it had).
+        name = f"{message.item}:{message.lang}" if message.lang else message.item
+        key = idempotency_key(name if message.part == 1 else f"{name}:part{message.part}")
         headers = {**self._auth(), "Idempotency-Key": key}
         response = call(self.http, "POST", self._url("/api/v1/statuses"), "status", self.settings, json=body,
                         headers=headers)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
-from .. import approval, itemfile, queue, translations
+from .. import approval, i18n, itemfile, queue, translations
 from ..clock import from_utc_iso
 from ..content import Item, translation_of
 from ..errors import HeraldError
@@ -253,6 +253,7 @@ def _item_context(fields: itemfile.Fields, item: Item | None) -> dict[str, Any]:
     state = gate.state(item) if item is not None else "invalid"
     approved = gate.approved(item) if item is not None else None
     deliveries = [{"channel": d.channel, "status": "dismissed" if d.dismissed_at else d.status,
+                   "language": i18n.language_name(d.lang, "en") if d.lang else "",  # a translation's post only
                    "error": d.last_error or "", "problem": d.status in ("failed", "missed") and not d.dismissed_at,
                    "when": f"{from_utc_iso(d.due_at).astimezone(tz):%Y-%m-%d %H:%M}"}
                   for d in db.deliveries("item_id = ?", (fields.id,))]
