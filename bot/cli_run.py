@@ -61,7 +61,7 @@ def _logging(app: App, level: int = logging.INFO) -> None:
 
 def _progress(app: App) -> Any:
     """A progress bar on a terminal, plain log lines every tenth otherwise."""
-    from .report import progress_reporter
+    from .progress import progress_reporter
 
     return progress_reporter(sys.stderr.isatty(), app.settings.timezone)
 

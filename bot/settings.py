@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dotenv import dotenv_values
-
-from . import platform_languages
-from .errors import ConfigError, quoted
+from . import platform_languages, setting_sources
+from .errors import ConfigError
 from .setting_values import (
     Secret,
     Slot,
@@ -50,8 +48,6 @@ from .setting_values import (
     social_languages,
 )
 
-# Prefixes that belong to Herald: a variable with one of them that Herald does not know is a typo.
-OWN_PREFIXES = ("BOT_",)
 EMAIL_BACKENDS = ("outbox", "off", "smtp", "mailgun", "sendgrid", "ses")
 
 
@@ -280,7 +276,7 @@ def load_settings(
 ) -> Settings:
     """Defaults, then `env_file`, then the environment, then `overrides`; unknown or malformed is an error."""
     known = specs()
-    raw, sources = _raw_values(known, os.environ if environ is None else environ, env_file, overrides or {})
+    raw, sources = setting_sources.read(known, os.environ if environ is None else environ, env_file, overrides or {})
     values: dict[str, Any] = {}
     backends: dict[str, str] = {}
     options: dict[str, dict[str, Any]] = {}
@@ -310,59 +306,6 @@ def load_settings(
     if not settings.outbox_only:  # something really goes out: its links must not be forgeable
         check_secret(settings)
     return settings
-
-
-def _raw_values(known: dict[str, Spec], environ: Mapping[str, str], env_file: Path | None,
-                overrides: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Each setting's text and where it came from: its default, then `env_file`, the environment, `overrides`."""
-    raw: dict[str, str] = {name: spec.default for name, spec in known.items()}
-    sources = {name: "default" for name in known}
-
-    def ours(name: str) -> bool:  # a platform's setting for one language is checked once BOT_LANGUAGES is read
-        return name in known or platform_languages.base_of(name, known) is not None
-
-    if env_file is not None and env_file.is_file():
-        try:
-            _check_env_lines(env_file)
-            file_values = dotenv_values(env_file)
-        except UnicodeDecodeError:
-            raise ConfigError(f"{env_file}: not UTF-8 text") from None
-        except OSError as exc:
-            raise ConfigError(f"{env_file}: cannot be read: {exc.strerror}") from None
-        for name, value in file_values.items():
-            if not ours(name):
-                raise ConfigError(f"{env_file}: {name}: unknown setting{_suggest(name)}")
-            raw[name], sources[name] = value or "", str(env_file)
-    for name, value in environ.items():
-        if ours(name):
-            raw[name], sources[name] = value, "environment"
-        elif name.startswith(OWN_PREFIXES):
-            raise ConfigError(f"environment: {name}: unknown setting{_suggest(name)}")
-    for name, value in overrides.items():
-        if not ours(name):
-            raise ConfigError(f"{name}: unknown setting")
-        raw[name], sources[name] = value, "command line"
-    return raw, sources
-
-
-def _check_env_lines(env_file: Path) -> None:
-    """Refuse what python-dotenv would drop or cut without a word: a line it cannot read (it skips it, and the
-    setting silently falls back to its default), and an unquoted value with ` #` in it (the rest is read as a
-    comment: `BOT_ORG_ADDRESS=Rue #1, Geneva` would put `Rue` in every newsletter's footer)."""
-    from dotenv.parser import parse_stream
-
-    with env_file.open(encoding="utf-8") as stream:
-        for binding in parse_stream(stream):
-            where = f"{env_file}:{binding.original.line}"
-            if binding.error:
-                raise ConfigError(f"{where}: this line is not NAME=value (a quote opened and never closed?): "
-                                  "put each setting on one line, its value in double quotes if it holds a #")
-            line = binding.original.string.strip()
-            written = line.split("=", 1)[1].strip() if "=" in line else ""
-            if binding.key and written[:1] not in ("'", '"') and " #" in written:
-                raise ConfigError(f"{where}: {binding.key}: ' #' starts a comment in a settings file, which cuts the "
-                                  f"value to {quoted(binding.value or '')}: put the whole value in double quotes, "
-                                  "or a comment on a line of its own")
 
 
 SECRET_MIN_LENGTH = 32
@@ -407,13 +350,6 @@ def _check_backends(settings: Settings, raw: dict[str, str], sources: dict[str, 
     if settings.email_backend not in ("outbox", "off") and not settings.public_url.startswith("https://"):
         raise ConfigError(f"{sources['BOT_PUBLIC_URL']}: BOT_PUBLIC_URL: must be an https:// URL when mail really "
                           "goes out: mail clients only offer one-click unsubscribe over HTTPS (RFC 8058)")
-
-
-def _suggest(name: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, specs(), n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def require_queue_dir(settings: Settings) -> Path:
