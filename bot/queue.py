@@ -7,26 +7,25 @@ Every problem names its file and field; an invalid item is reported and left out
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import regex
 import yaml
 
 from . import campaigns as campaign_file
 from . import frontmatter as fm
+from . import item_fields as fields
 from . import media, utm
-from .addresses import literal_private
 from .campaigns import Campaigns
-from .clock import at_local, parse_instant
+from .clock import at_local
 from .content import Campaign, Item, Problem, translation_of
 from .errors import quoted
-from .frontmatter import CONTROL, TAG, Invalid, check_tag
+from .frontmatter import TAG, Invalid, check_tag
+from .item_fields import check_url
 from .ledger import Ledger
 from .ledger import sent as sent_book
 from .platforms import CHANNELS, PLATFORMS, graphemes
@@ -47,10 +46,6 @@ TITLE_MAX = 150
 SUMMARY_LONG = 600
 SKIPPED_LISTED = 10  # file names a warning lists before it counts the rest
 ID = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}._-]{0,99}")
-_SPACE_OR_CONTROL = regex.compile(r"[\s\p{Cc}]")
-_LANGUAGE = regex.compile(r"[a-z]{2,3}")
-_SCHEME = regex.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-FULL_ADDRESS = "must be a full web address starting with https:// (or http://)"
 
 
 @dataclass(slots=True)
@@ -164,6 +159,29 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
     except OSError as exc:
         return None, problems + [Problem(where, "file", f"cannot be read: {exc.strerror}")]
 
+    values = _values(doc, where, settings, campaigns, found, problems)
+    problems += _between_fields(where, doc, values)
+    if warnings is not None:
+        warnings.extend(_warnings(where, doc, values))
+    if problems:
+        return None, problems
+
+    item = Item(
+        id=path.stem, path=path, title=values["title"], date=values["date"], summary=values["summary"],
+        publish_at=values["publish_at"], link=values.get("link"), image=values.get("image"),
+        image_alt=values.get("image_alt"), image_credit=values.get("image_credit"),
+        hashtags=values.get("hashtags", ()), campaign=values.get("campaign"),
+        channels=values.get("channels", CHANNELS), social=values.get("social", {}), body=fm.markdown_body(doc.body),
+        lang=values.get("lang"), draft=values.get("draft", False), digest=hashlib.sha256(data).hexdigest(),
+    )
+    for name, message in _post_problems(item, settings):
+        problems.append(Problem(where, name, message, doc.key_lines.get(name.split(".")[0])))
+    return (None, problems) if problems else (item, [])
+
+
+def _values(doc: fm.Document, where: str, settings: Settings, campaigns: dict[str, Campaign],
+            found: Campaigns | None, problems: list[Problem]) -> dict[str, Any]:
+    """Each field's value, read by its reader; what a reader refuses goes to `problems` with its line."""
     values: dict[str, Any] = {}
 
     def check(name: str, read: Callable[[yaml.Node], Any]) -> None:
@@ -184,39 +202,22 @@ def read_item(path: Path, settings: Settings, campaigns: dict[str, Campaign], ca
 
     check("title", lambda n: fm.one_line(doc, "title", n, TITLE_MAX))
     check("date", lambda n: fm.day(doc, "date", n))
-    check("summary", lambda n: _summary(doc, n))
-    check("link", lambda n: _url(doc, "link", n))
-    check("image", lambda n: _image(doc, n, settings))
+    check("summary", lambda n: fields.summary(doc, n))
+    check("link", lambda n: fields.url(doc, "link", n))
+    check("image", lambda n: fields.image(doc, n, settings))
     check("image_alt", lambda n: fm.one_line(doc, "image_alt", n, 1000))
     check("image_credit", lambda n: fm.one_line(doc, "image_credit", n, 200))
     check("hashtags", lambda n: fm.hashtags(doc, "hashtags", n))
-    check("channels", lambda n: _channels(doc, n))
-    check("social", lambda n: _social(doc, n))
-    check("lang", lambda n: _lang(doc, n))
-    check("draft", lambda n: _flag(doc, "draft", n))
+    check("channels", lambda n: fields.channels(doc, n))
+    check("social", lambda n: fields.social(doc, n))
+    check("lang", lambda n: fields.lang(doc, n))
+    check("draft", lambda n: fields.flag(doc, "draft", n))
     check("campaign", lambda n: campaign_file.resolve(doc, n, campaigns, found))
     if "date" in values:
         default_at = at_local(values["date"], settings.default_post_time, settings.timezone)
         values.setdefault("publish_at", default_at)
-    check("publish_at", lambda n: _instant(doc, n, settings))
-
-    problems += _between_fields(where, doc, values)
-    if warnings is not None:
-        warnings.extend(_warnings(where, doc, values))
-    if problems:
-        return None, problems
-
-    item = Item(
-        id=path.stem, path=path, title=values["title"], date=values["date"], summary=values["summary"],
-        publish_at=values["publish_at"], link=values.get("link"), image=values.get("image"),
-        image_alt=values.get("image_alt"), image_credit=values.get("image_credit"),
-        hashtags=values.get("hashtags", ()), campaign=values.get("campaign"),
-        channels=values.get("channels", CHANNELS), social=values.get("social", {}), body=fm.markdown_body(doc.body),
-        lang=values.get("lang"), draft=values.get("draft", False), digest=hashlib.sha256(data).hexdigest(),
-    )
-    for name, message in _post_problems(item, settings):
-        problems.append(Problem(where, name, message, doc.key_lines.get(name.split(".")[0])))
-    return (None, problems) if problems else (item, [])
+    check("publish_at", lambda n: fields.instant(doc, n, settings))
+    return values
 
 
 def _warnings(where: str, doc: fm.Document, values: dict[str, Any]) -> list[Problem]:
@@ -256,139 +257,6 @@ def _post_problems(item: Item, settings: Settings) -> list[tuple[str, str]]:
                 found.append(("link", f"is too long for {platform}: use a shorter address"))
                 break
     return found + override_problems(item, utm.tracking(settings))
-
-
-# --- field readers (those campaigns.yaml shares are in frontmatter) ---------------------------------------------
-
-
-def _summary(doc: fm.Document, node: yaml.Node) -> str:
-    value = fm.text(doc, "summary", node).strip()
-    if not value:
-        raise Invalid("summary", "is empty", doc.line(node))
-    if CONTROL.search(value.replace("\n", " ")):
-        raise Invalid("summary", "contains a control character", doc.line(node))
-    return value
-
-
-def _instant(doc: fm.Document, node: yaml.Node, settings: Settings) -> datetime:
-    try:
-        return parse_instant(fm.text(doc, "publish_at", node), settings.timezone).astimezone(settings.timezone)
-    except ValueError as exc:
-        raise Invalid("publish_at", str(exc), doc.line(node)) from None
-
-
-def check_url(value: str, *, allow_private: bool = False) -> str | None:
-    """Why `value` is not a full http(s) web address on the public internet, or None when it is.
-
-    Offline and fast: only `localhost` and literal addresses are judged here; a name that resolves to a private
-    address is refused when the picture is fetched (bot.channels.http.fetch_image)."""
-    if _SPACE_OR_CONTROL.search(value):
-        return "has a space or an invisible character in it: a web address has none (a space inside one is written %20)"
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return f"'{_short(value)}' is not a web address that can be opened: open the page in a browser and copy its " \
-               "address again"
-    scheme = parts.scheme.lower()
-    # `www.example.org:8080/x` and `localhost:8080` read as a scheme: a person left out https:// there too.
-    if not scheme or "." in scheme or (not parts.netloc and parts.path[:1].isdigit()):
-        return f"{FULL_ADDRESS}; '{_short(value)}' has none"
-    if scheme not in ("http", "https"):
-        return f"{FULL_ADDRESS}; '{_short(value)}' starts with {parts.scheme}: instead"
-    if not parts.hostname or ("." not in parts.hostname.strip(".") and parts.hostname != "localhost"):
-        return f"needs a site's full name after {scheme}://, such as news.example.org; '{_short(value)}' has none"
-    if parts.username or parts.password:
-        return "must not carry a user name or password (the part before @)"
-    if len(value) > 2000:
-        return f"is {len(value):,} characters long; a web address may have at most 2,000"
-    local = None if allow_private else literal_private(parts.hostname)
-    if local:
-        return (f"points to {local}, a private or local address: only public internet addresses are allowed "
-                "(BOT_FETCH_ALLOW_PRIVATE=1 allows pictures from an intranet)")
-    return None
-
-
-def _short(value: str) -> str:
-    """A value as a message quotes it: whole when short, else its start."""
-    return value if len(value) <= 60 else value[:57] + "…"
-
-
-def _url(doc: fm.Document, name: str, node: yaml.Node) -> str:
-    value = fm.text(doc, name, node).strip()
-    why = check_url(value)
-    if why:
-        raise Invalid(name, why, doc.line(node))
-    return value
-
-
-def _image(doc: fm.Document, node: yaml.Node, settings: Settings) -> str:
-    """An http(s) URL, or media/NAME: a picture stored by `bot media add` in the queue's media folder."""
-    value = fm.text(doc, "image", node).strip()
-    path = value.replace("\\", "/")
-    if re.match(r"[A-Za-z]:/|/(?!/)", path) or path.startswith(media.FOLDER + "/") or ".." in path.split("/"):
-        why = media.check_local(settings, value)  # a file: only the media folder's own will do
-    elif _SCHEME.match(value) or value.startswith("//"):
-        why = check_url(value, allow_private=settings.fetch_allow_private)  # an intranet's own picture servers
-    else:
-        why = (f"{FULL_ADDRESS}, or media/NAME for a picture added with `bot media add FILE` or the composer's "
-               f"upload; '{_short(value)}' is neither")
-    if why:
-        raise Invalid("image", why, doc.line(node))
-    return value
-
-
-def _channels(doc: fm.Document, node: yaml.Node) -> tuple[str, ...]:
-    chosen = []
-    for value, line in fm.words(doc, "channels", node, allow_single=True):
-        if value not in CHANNELS:
-            raise Invalid("channels", f"unknown channel '{value}'{fm.did_you_mean(value, CHANNELS)}; "
-                          f"choose from {', '.join(CHANNELS)}", line)
-        chosen.append(value)
-    if not chosen:
-        raise Invalid("channels", "is empty: name at least one of " + ", ".join(CHANNELS), doc.line(node))
-    return tuple(c for c in CHANNELS if c in chosen)
-
-
-def _social(doc: fm.Document, node: yaml.Node) -> dict[str, str | tuple[str, ...]]:
-    """Per platform, one text, or a list of them: the parts of a reply thread, posted in order."""
-    out: dict[str, str | tuple[str, ...]] = {}
-    for key, value_node, line in fm.mapping(doc, "social", node):
-        if key not in PLATFORMS:
-            raise Invalid("social", f"unknown platform '{key}'{fm.did_you_mean(key, PLATFORMS)}; "
-                          f"choose from {', '.join(PLATFORMS)}", line)
-        name = f"social.{key}"
-        if isinstance(value_node, yaml.SequenceNode):
-            parts = tuple(_social_text(name, text, at, n) for n, (text, at) in
-                          enumerate(fm.words(doc, name, value_node), 1))
-            out[key] = parts if len(parts) > 1 else parts[0]
-        else:
-            out[key] = _social_text(name, fm.text(doc, name, value_node), line)
-    return out
-
-
-def _social_text(name: str, raw: str, line: int, part: int = 0) -> str:
-    text = raw.strip()
-    which = f"part {part} " if part else ""
-    if not text:
-        raise Invalid(name, f"{which}is empty", line)
-    if CONTROL.search(text):
-        raise Invalid(name, f"{which}contains a control character", line)
-    return text
-
-
-def _flag(doc: fm.Document, name: str, node: yaml.Node) -> bool:
-    value = fm.text(doc, name, node).strip().lower()
-    if value not in ("true", "false", "yes", "no"):
-        raise Invalid(name, f"'{value}' is not true or false", doc.line(node))
-    return value in ("true", "yes")
-
-
-def _lang(doc: fm.Document, node: yaml.Node) -> str:
-    value = fm.text(doc, "lang", node).strip()
-    if not _LANGUAGE.fullmatch(value):
-        raise Invalid("lang", f"'{value}' is not an ISO 639-1 language code such as en or fr", doc.line(node))
-    return value
 
 
 # --- with the ledger: what changed after it went out ---------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from . import frontmatter as fm
+from . import item_fields
 from . import queue as q
 from .content import Item, Problem, Translation, combined_digest, translation_of
 from .frontmatter import Invalid
@@ -168,11 +169,11 @@ def _read_fields(reading: _Reading, doc: fm.Document) -> None:
             reading.add(name, f"may not be set in a translation: it comes from {comes_from}", line)
     readers: dict[str, Callable[[yaml.Node], Any]] = {
         "title": lambda n: fm.one_line(doc, "title", n, q.TITLE_MAX),
-        "summary": lambda n: q._summary(doc, n),
-        "link": lambda n: q._url(doc, "link", n),
+        "summary": lambda n: item_fields.summary(doc, n),
+        "link": lambda n: item_fields.url(doc, "link", n),
         "image_alt": lambda n: fm.one_line(doc, "image_alt", n, 1000),
         "image_credit": lambda n: fm.one_line(doc, "image_credit", n, 200),
-        "social": lambda n: q._social(doc, n),
+        "social": lambda n: item_fields.social(doc, n),
     }
     for name, read_field in readers.items():
         node = doc.fields.get(name)
