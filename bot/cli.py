@@ -227,49 +227,6 @@ def status(app: App, now_raw: str | None, as_json: bool) -> None:
         report_mod.print_status(data)
 
 
-@cli.command(short_help="Play the queue on a simulated clock, into the outbox.")
-@click.option("--from", "start_raw", metavar="T", help="Start of the simulated clock [default: a day before the "
-              "first item].")
-@click.option("--until", "until_raw", metavar="T", help="End [default: a week after the last item].")
-@click.option("--subscribers", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("demo-subscribers.csv"), show_default=True, help="Imported first, if it exists.")
-@click.pass_context
-def demo(ctx: click.Context, start_raw: str | None, until_raw: str | None, csv_path: Path) -> None:
-    """Play the queue's weeks on a simulated clock, into the outbox only, then show `bot status`."""
-    from datetime import timedelta
-
-    from . import queue, subscribers
-    from . import report as report_mod
-    from .ledger import Ledger
-    from .scheduler import play, state_lock
-
-    app: App = ctx.obj
-    if not csv_path.exists() and ctx.get_parameter_source("csv_path") is not ParameterSource.DEFAULT:
-        raise ConfigError(f"--subscribers {csv_path}: there is no such file")
-    items = queue.load(app.settings).items
-    if not items:
-        raise ConfigError(f"no valid item in {app.settings.queue_dir} to play")
-    start = app.now(start_raw, "--from") if start_raw else min(i.publish_at for i in items) - timedelta(days=1)
-    until = app.now(until_raw, "--until") if until_raw else max(i.publish_at for i in items) + timedelta(days=7)
-    if until <= start:
-        raise click.UsageError(f"--until {until.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} is not after the "
-                               f"start, {start.astimezone(app.settings.timezone):%Y-%m-%d %H:%M}")
-    with state_lock(app.settings):
-        if csv_path.exists():
-            with Ledger.open(app.settings.state_dir) as ledger:
-                imported = subscribers.import_csv(ledger, csv_path, start, languages=app.settings.languages)
-            click.echo(f"subscribers from {csv_path}: {imported.added} added, {imported.existing} already there")
-        else:  # the default file is not here (run from another folder): say so, rather than send to nobody unseen
-            click.echo(f"no {csv_path} here: the editions go to the subscribers already recorded (see bot "
-                       "subscribers count), none if there are none")
-        click.echo(f"playing {start.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} to "
-                   f"{until.astimezone(app.settings.timezone):%Y-%m-%d %H:%M} ({app.settings.timezone.key}) "
-                   "on a simulated clock, into the outbox")
-        play(app.settings, start, until, lambda r: report_mod.print_run(r, app.settings, quiet=True, stamp=True))
-    click.echo(f"\noutbox: {app.settings.outbox_dir.resolve()}\n")
-    report_mod.print_status(report_mod.status(app.settings, until))
-
-
 @cli.command(short_help="Put a missed or failed post back in the schedule.")
 @click.argument("item")
 @click.option("--platform", metavar="NAME", help="Only this platform (see bot config: BOT_<NAME>_BACKEND) "
