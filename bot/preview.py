@@ -13,10 +13,11 @@ from . import i18n, mail, media, platform_languages, private, signing, social, u
 from .channels.outbox import post_file
 from .clock import next_slot
 from .content import Item, Problem
+from .i18n import language_name
 from .platforms import PLATFORMS
 from .queue import Queue
 from .render import day_label, environments, render_newsletter
-from .scheduler import fresh_for_edition, post_languages
+from .scheduler import fresh_for_edition, in_languages, post_languages
 from .settings import Settings
 
 PREVIEW_TOKEN = "preview-only-token-not-for-use00"  # the length of a real token
@@ -95,21 +96,7 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
                    social.file_record(planned.post.platform, item.id, planned.payload, link=link, image=image,
                                       image_alt=item.image_alt, part=part))
 
-    newsletter = None
-    if result.edition_items and result.slot is not None:
-        token_url = mail.unsubscribe_url(settings.effective_public_url, mail.TOKEN_PLACEHOLDER)
-        newsletter = render_newsletter(result.edition_items, settings, edition_date=result.slot.date(),
-                                       unsubscribe_url=token_url)
-        for name, content in (("newsletter.html", newsletter.html), ("newsletter.txt", newsletter.text)):
-            private.write_atomically(out / name, content.replace(mail.TOKEN_PLACEHOLDER, PREVIEW_TOKEN).encode())
-        # Signed when DKIM is set, as the smtp, ses and outbox backends would send it.
-        prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from,
-                                public_url=settings.effective_public_url, date=result.slot,
-                                signer=signing.load(settings))
-        eml = prepared.message("subscriber@example.org", "Preview Subscriber", PREVIEW_TOKEN,
-                               f"<preview@{prepared.domain}>")
-        private.write_atomically(out / "newsletter.eml", eml)
-
+    versions = _newsletters(result, settings, out)
     markup_env, _ = environments(str(settings.templates_dir or ""))
     page = markup_env.get_template("preview/index.html.j2").render(
         title=settings.title,
@@ -119,7 +106,7 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
         posts=[_card(p, settings, out) for p in sorted(result.posts, key=lambda p: (p.item.publish_at, p.item.id))],
         slot=_local(result.slot, settings) if result.slot else None,
         slot_day=day_label(result.slot.date()) if result.slot else "",
-        newsletter=newsletter,
+        versions=versions,
         problems=[str(p) for p in result.problems],
     )
     index = out / "index.html"
@@ -127,12 +114,37 @@ def write(result: Plan, settings: Settings, out: Path) -> Path:
     return index
 
 
+def _newsletters(result: Plan, settings: Settings, out: Path) -> list[dict[str, Any]]:
+    """The next edition in each language, as subscribers reading it will get it: newsletter.html (.txt, .eml) in the
+    default language, newsletter.fr.html and so on in the others."""
+    if not result.edition_items or result.slot is None:
+        return []
+    public = settings.effective_public_url
+    versions = []
+    for lang, shown in in_languages(result.edition_items, settings).items():
+        newsletter = render_newsletter(shown, settings, edition_date=result.slot.date(), lang=lang,
+                                       unsubscribe_url=mail.unsubscribe_url(public, mail.TOKEN_PLACEHOLDER),
+                                       language_url=mail.language_url(public, mail.TOKEN_PLACEHOLDER))
+        stem = "newsletter" if lang == settings.language else f"newsletter.{lang}"
+        for suffix, content in ((".html", newsletter.html), (".txt", newsletter.text)):
+            private.write_atomically(out / (stem + suffix),
+                                     content.replace(mail.TOKEN_PLACEHOLDER, PREVIEW_TOKEN).encode())
+        # Signed when DKIM is set, as the smtp, ses and outbox backends would send it.
+        prepared = mail.prepare(newsletter, mail_from=settings.effective_mail_from, public_url=public,
+                                date=result.slot, signer=signing.load(settings))
+        private.write_atomically(out / f"{stem}.eml", prepared.message(
+            "subscriber@example.org", "Preview Subscriber", PREVIEW_TOKEN, f"<preview.{lang}@{prepared.domain}>"))
+        versions.append({"stem": stem, "language": language_name(lang, "en"), "newsletter": newsletter,
+                         "default": lang == settings.language})
+    return versions
+
+
 def _clear(out: Path, platforms: Iterable[str]) -> None:
     for platform in platforms:
         for old in (out / platform).glob("*.json"):
             old.unlink()
-    for name in ("newsletter.html", "newsletter.txt", "newsletter.eml", "index.html"):
-        (out / name).unlink(missing_ok=True)
+    for old in [*out.glob("newsletter.*"), out / "index.html"]:
+        old.unlink(missing_ok=True)
     for old in (out / media.FOLDER).glob("*"):
         if media.NAME.fullmatch(old.name):
             old.unlink()

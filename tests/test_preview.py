@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -55,6 +56,25 @@ def test_write_replaces_an_earlier_preview(sample_settings: Settings, tmp_path: 
     assert message["List-Unsubscribe"] == f"<https://news.example.org/unsubscribe/{preview.PREVIEW_TOKEN}>"
     record = json.loads((out / "mastodon" / "2019-07-12-iesogi-mandate-renewed.json").read_text())
     assert record["payload"]["visibility"] == "public"
+
+
+def test_the_next_edition_is_previewed_in_each_language(sample_settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    now = datetime(2019, 7, 9, 12, 0, tzinfo=ZURICH)
+    page = preview.write(preview.plan(queue.load(sample_settings), sample_settings, now), sample_settings,
+                         out).read_text()
+    assert sorted(p.name for p in out.glob("newsletter*")) == [
+        "newsletter.eml", "newsletter.es.eml", "newsletter.es.html", "newsletter.es.txt", "newsletter.fr.eml",
+        "newsletter.fr.html", "newsletter.fr.txt", "newsletter.html", "newsletter.txt"]
+    assert "<h3>In English (the default language)</h3>" in page and "<h3>In French</h3>" in page
+    assert 'src="newsletter.fr.html"' in page and "Actualités de Geneva Rights Desk" in page
+    french = (out / "newsletter.fr.txt").read_text()
+    assert "12 juillet 2019" in french and preview.PREVIEW_TOKEN in french and "HERALD-TOKEN" not in french
+    # One language: the files and the page as before, no heading per language.
+    alone = dataclasses.replace(sample_settings, languages=("en",))
+    page = preview.write(preview.plan(queue.load(alone), alone, now), alone, out).read_text()
+    assert sorted(p.name for p in out.glob("newsletter*")) == ["newsletter.eml", "newsletter.html", "newsletter.txt"]
+    assert "<h3>In " not in page
 
 
 def test_index_lists_queue_problems(settings: Settings, queue_dir: Path, tmp_path: Path) -> None:
