@@ -12,7 +12,7 @@ from .channels import Channels
 from .clock import from_utc_iso, next_slot
 from .content import Item
 from .errors import counted
-from .ledger import Delivery, Ledger
+from .ledger import Delivery, Ledger, langs
 from .ledger import stale as stale_book
 from .platforms import PLATFORMS
 from .scheduler import edition_items, post_languages
@@ -129,15 +129,14 @@ def _stale(ledger: Ledger, tz: Any) -> list[dict[str, Any]]:
 def _edition(ledger: Ledger, edition_id: int, tz: Any) -> dict[str, Any]:
     edition = ledger.edition(edition_id)
     tally = ledger.edition_counts(edition_id)
-    errors = ledger.db.execute(
-        "SELECT last_error, COUNT(*) FROM deliveries WHERE edition_id = ? AND status = 'failed' "
-        "GROUP BY last_error ORDER BY COUNT(*) DESC", (edition_id,)).fetchall()
+    errors = ledger.failure_reasons(edition_id)
     return {
         "id": edition_id, "slot": from_utc_iso(edition.slot).astimezone(tz).isoformat() if edition.slot
         else None, "created_at": from_utc_iso(edition.created_at).astimezone(tz).isoformat(),
         "subject": edition.subject, "items": list(edition.item_ids), "recipients": edition.recipients,
         **{s: tally.get(s, 0) for s in ("sent", "pending", "sending", "failed", "missed")},
         "errors": [{"error": e, "count": n} for e, n in errors],
+        "languages": langs.readers(ledger, edition_id),  # language -> recipients of its version
     }
 
 
@@ -211,8 +210,10 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
         with Ledger.open(settings.state_dir) as ledger:
             for edition_id in report.editions:
                 edition = ledger.edition(edition_id)
+                readers = langs.readers(ledger, edition_id)
                 lines.append(f"edition {edition_id}: {counted(len(edition.item_ids), 'item')} for "
-                             f"{counted(edition.recipients, 'subscriber')}: {edition.subject}")
+                             f"{counted(edition.recipients, 'subscriber')}"
+                             + (f" ({_readers(readers)})" if len(readers) > 1 else "") + f": {edition.subject}")
     if report.emails_sent or report.emails_failed or report.emails_deferred:
         lines.append(f"emails: {report.emails_sent} sent, {report.emails_failed} failed, "
                      f"{report.emails_deferred} to retry, {report.emails_dropped} unsubscribed meanwhile")
@@ -241,6 +242,11 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
         lines.append("nothing was due")
     for line in lines:
         click.echo(prefix + line)
+
+
+def _readers(by_language: dict[str, int]) -> str:
+    """Recipients per language, as staff read it: 3 in English, 1 in French."""
+    return ", ".join(f"{n:,} in {i18n.language_name(lang, 'en')}" for lang, n in by_language.items())
 
 
 def _when(iso: str) -> str:
@@ -282,6 +288,8 @@ def print_status(data: dict[str, Any]) -> None:
         for e in data["editions"][-LIST_AT_MOST:]:
             out.append(f"  #{e['id']:<3} {_when(e['created_at'])}{len(e['items']):>6}{e['recipients']:>6}{e['sent']:>6}"
                        f"{e['pending'] + e['sending']:>9}{e['failed']:>8}{e['missed']:>8}  {e['subject']}")
+            if len(e["languages"]) > 1:
+                out.append(f"        {_readers(e['languages'])}")
             for error in e["errors"][:5]:
                 out.append(f"        {error['count']} failed: {error['error']}")
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import render, subscribers
+from bot import report as report_mod
 from bot.ledger import MIGRATIONS, Ledger, langs
 from bot.mail import TOKEN_PLACEHOLDER
 from bot.scheduler import run_once
@@ -93,6 +94,8 @@ def test_each_subscriber_gets_the_edition_in_their_language(make_settings: Calla
         assert "22 States urge China" in text and "En anglais" in text
         assert html.count('lang="en"') >= 3 and "En anglais" in html
         assert "Lire la suite" in html and "/archive/1/fr" in text
+    [edition] = report_mod.status(week, FRIDAY)["editions"]
+    assert edition["languages"] == {"en": 3, "fr": 3, "es": 3}  # bot status: who got which version
     for email in PEOPLE["es"]:
         html, text = parts(got[email])
         assert '<html lang="es"' in html and "12 de julio de 2019" in text and es_title in text

@@ -350,6 +350,12 @@ class Ledger:
                               "AND status = 'pending' AND next_attempt_at IS NOT NULL", (edition_id,)).fetchone()
         return from_utc_iso(row[0]) if row and row[0] else None
 
+    def failure_reasons(self, edition_id: int) -> list[tuple[str, int]]:
+        """Each reason an edition's deliveries failed for good, with how many, the commonest first."""
+        rows = self.db.execute("SELECT last_error, COUNT(*) FROM deliveries WHERE edition_id = ? AND status = "
+                               "'failed' GROUP BY last_error ORDER BY COUNT(*) DESC", (edition_id,))
+        return [(error, n) for error, n in rows]
+
     def edition_counts(self, edition_id: int) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY status",
                                (edition_id,))

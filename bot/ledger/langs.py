@@ -36,3 +36,12 @@ def counts(ledger: Ledger, status: str = "active") -> dict[str | None, int]:
     rows = ledger.db.execute("SELECT lang, COUNT(*) FROM subscribers WHERE status = ? GROUP BY lang ORDER BY lang",
                              (status,))
     return {lang: n for lang, n in rows}
+
+
+def readers(ledger: Ledger, edition_id: int) -> dict[str, int]:
+    """How many of an edition's recipients get each language's version ('' for an edition made before languages),
+    in the order the versions were made."""
+    rows = ledger.db.execute("SELECT d.lang, COUNT(*) FROM deliveries d LEFT JOIN edition_languages v ON "
+                             "v.edition_id = d.edition_id AND v.lang = d.lang WHERE d.edition_id = ? "
+                             "GROUP BY d.lang ORDER BY MIN(v.rowid)", (edition_id,))
+    return {lang: n for lang, n in rows}
