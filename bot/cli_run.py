@@ -129,6 +129,7 @@ def newsletter() -> None:
 def newsletter_send(app: App, now_raw: str | None, force: bool, test_to: str | None, lang: str | None) -> None:
     """Send one edition now with every email item due and not yet sent."""
     from . import report as report_mod
+    from . import subscriber_langs
     from .scheduler import send_newsletter_now, send_test_copy, state_lock
     from .subscribers import normalize_address
 
@@ -140,6 +141,7 @@ def newsletter_send(app: App, now_raw: str | None, force: bool, test_to: str | N
             address = normalize_address(test_to)
         except ValueError as exc:
             raise click.BadParameter(f"{quoted(test_to)}: {exc}", param_hint="--test-to") from None
+        lang = subscriber_langs.code(lang) if lang is not None else None  # FR or fr-CA, as everywhere
         if lang is not None and lang not in app.settings.languages:
             listed = ", ".join(app.settings.languages)
             raise click.BadParameter(f"{quoted(lang)} is not one of BOT_LANGUAGES ({listed})", param_hint="--lang")

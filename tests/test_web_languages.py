@@ -362,10 +362,14 @@ def test_the_language_page_changes_the_language(site: Settings, client: FlaskCli
 
 def test_the_language_page_refuses_a_language_not_offered(site: Settings, client: FlaskClient) -> None:
     token = add(site, "amina@example.org", "fr")
-    for odd in ({"lang": "de"}, {"lang": ""}, {}, {"lang": "FR"}):
+    for odd in ({"lang": "de"}, {"lang": ""}, {}, {"lang": "de-CH"}):
         answer = client.post(f"/language/{token}", data=odd)
         assert answer.status_code == 400 and "Choisissez l’une de ces langues." in answer.text, odd
     assert lang_of(site, "amina@example.org") == "fr"
+    # Written as the subscribe form and the commands take it: ES, es-MX.
+    for written in ("ES", "es-MX"):
+        assert client.post(f"/language/{token}", data={"lang": written}).status_code == 200
+        assert lang_of(site, "amina@example.org") == "es"
 
 
 def test_a_bad_language_token_is_the_plain_404(site: Settings, client: FlaskClient) -> None:

@@ -234,7 +234,7 @@ def choose(token: str) -> str | tuple[str, int]:
     from .public import subscriber_for
 
     found, config = subscriber_for(token), _settings()
-    chosen = request.form.get("lang", "")
+    chosen = subscriber_langs.code(request.form.get("lang", ""))  # FR or fr-CA as the subscribe form takes them
     if chosen not in config.languages:
         return _language_form(token, found, _("Choose one of these languages.")), 400
     langs.choose(ledger(), found.email, chosen if len(config.languages) > 1 else None, datetime.now(UTC))
