@@ -99,23 +99,29 @@ def read_token(root: bytes, token: str) -> int | None:
     return None
 
 
-def make_confirm_token(key: bytes, email: str, name: str) -> str:
-    """A signed, dated link token for double opt-in (itsdangerous): proves the reader holds the mailbox."""
+def make_confirm_token(key: bytes, email: str, name: str, lang: str | None = None) -> str:
+    """A signed, dated link token for double opt-in (itsdangerous): proves the reader holds the mailbox. It carries
+    what they asked for (their name, the language they chose), which is recorded only when they confirm: someone
+    else typing their address cannot change it."""
     from itsdangerous import URLSafeTimedSerializer
 
-    return URLSafeTimedSerializer(keys.expand(key, "confirm"), salt="herald-confirm").dumps([email, name])
+    return URLSafeTimedSerializer(keys.expand(key, "confirm"), salt="herald-confirm").dumps(
+        [email, name] if lang is None else [email, name, lang])
 
 
-def read_confirm_token(key: bytes, token: str, max_age: int) -> tuple[str, str] | None:
-    """(email, name) from a confirmation token no older than `max_age` seconds, or None."""
+def read_confirm_token(key: bytes, token: str, max_age: int) -> tuple[str, str, str | None] | None:
+    """(email, name, language chosen or None) from a confirmation token no older than `max_age` seconds, or
+    None. A link mailed before languages has no language."""
     from itsdangerous import BadSignature, URLSafeTimedSerializer
 
     try:
-        email, name = URLSafeTimedSerializer(keys.expand(key, "confirm"), salt="herald-confirm").loads(
+        found = URLSafeTimedSerializer(keys.expand(key, "confirm"), salt="herald-confirm").loads(
             token, max_age=max_age)
     except (BadSignature, ValueError, TypeError):
         return None
-    return (email, name) if isinstance(email, str) and isinstance(name, str) else None
+    if not isinstance(found, list) or len(found) not in (2, 3) or not all(isinstance(v, str) for v in found):
+        return None
+    return found[0], found[1], found[2] if len(found) == 3 else None
 
 
 # --- the list -----------------------------------------------------------------------------------------
@@ -164,8 +170,8 @@ def request(ledger: Ledger, email: str, name: str, now: datetime, lang: str | No
 
     A new address is kept as `pending`; someone who left stays unsubscribed until they confirm. An active
     subscriber is sent nothing (and the page they see says the same as to anyone else). `lang`, the language the
-    form offered and they chose, is recorded in the same transaction, except over an active subscriber's: theirs
-    to change on the language page."""
+    form offered and they chose, is recorded with a new address; for one already known it travels in the
+    confirmation link (make_confirm_token) and is recorded when they confirm, so that nobody else can change it."""
     stamp = utc_iso(now)
     with ledger.transaction():
         row = ledger.db.execute("SELECT status FROM subscribers WHERE email = ?", (email,)).fetchone()
@@ -173,8 +179,6 @@ def request(ledger: Ledger, email: str, name: str, now: datetime, lang: str | No
             ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at, lang) "
                               "VALUES (?, ?, 'pending', 'web', ?, ?, ?)", (email, name, stamp, stamp, lang))
             return True
-        if row["status"] != "active" and lang is not None:
-            langs.write(ledger, email, lang, now)
         return bool(row["status"] != "active")
 
 
@@ -212,9 +216,10 @@ def link_waiting(ledger: Ledger, email: str, token: str) -> bool:
         _link_id(row["id"], row["status"], token),)).fetchone())
 
 
-def confirm(ledger: Ledger, email: str, name: str, token: str, now: datetime) -> bool:
-    """A confirmed request: active from now, whatever they were before (they asked, and proved the address), if
-    the link `token` is still waiting; every link of theirs is spent. False when that link no longer works."""
+def confirm(ledger: Ledger, email: str, name: str, token: str, now: datetime, lang: str | None = None) -> bool:
+    """A confirmed request: active from now, whatever they were before (they asked, and proved the address), in
+    the language `lang` they chose with it (None: as recorded), if the link `token` is still waiting; every link of
+    theirs is spent. False when that link no longer works."""
     stamp = utc_iso(now)
     with ledger.transaction():
         row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
@@ -225,6 +230,8 @@ def confirm(ledger: Ledger, email: str, name: str, token: str, now: datetime) ->
         ledger.db.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, updated_at = ?, "
                           "name = CASE WHEN ? != '' THEN ? ELSE name END WHERE id = ?",
                           (stamp, name, name, row["id"]))
+        if lang is not None:
+            langs.write(ledger, email, lang, now)
     return True
 
 

@@ -66,7 +66,9 @@ def test_each_purpose_has_its_own_key_and_none_is_bot_secret_itself(make_setting
     bare = URLSafeTimedSerializer(STRONG.encode(), salt="herald-confirm").dumps(["a@example.org", "A"])
     assert subscribers.read_confirm_token(root, bare, 3600) is None
     made = subscribers.make_confirm_token(root, "a@example.org", "A")
-    assert subscribers.read_confirm_token(root, made, 3600) == ("a@example.org", "A")
+    assert subscribers.read_confirm_token(root, made, 3600) == ("a@example.org", "A", None)
+    chosen = subscribers.make_confirm_token(root, "a@example.org", "A", "fr")
+    assert subscribers.read_confirm_token(root, chosen, 3600) == ("a@example.org", "A", "fr")
     assert URLSafeTimedSerializer(derived["confirm"], salt="herald-confirm").loads(made) == ["a@example.org", "A"]
 
 

@@ -213,6 +213,31 @@ def test_the_language_chosen_is_recorded_with_the_request(site: Settings, client
         assert found and found.status == "pending" and found.lang == lang, email  # "en" chosen: "en", not NULL
 
 
+def test_nobody_else_changes_the_language_of_someone_yet_to_confirm(site: Settings, client: FlaskClient) -> None:
+    """Someone typing a pending or former subscriber's address with another language mails them a second link in
+    it, and changes nothing: each link carries its own language, recorded when that link is confirmed."""
+    own_form(client, email="amina@example.org", lang="en")
+    mine = confirm_path(confirmation(site))
+    other = create_app(site).test_client()
+    own_form(other, ES, email="amina@example.org", lang="es")
+    theirs = confirmation(site)
+    assert theirs["Subject"].startswith("Confirme") and lang_of(site, "amina@example.org") == "en"
+    page = client.get(mine)
+    assert html_lang(page.text) == "en"  # the page of her own link is in the language she chose
+    assert client.post(mine, data={"csrf_token": token_of(page.text)}).status_code == 200
+    found = recorded(site, "amina@example.org")
+    assert found and (found.status, found.lang) == ("active", "en")
+    # Someone who left and asks again in French is French once they confirm, not before.
+    with Ledger.open(site.state_dir) as ledger:
+        subscribers.unsubscribe(ledger, found.id, NOW)
+    own_form(other, FR, email="amina@example.org", lang="fr")
+    assert lang_of(site, "amina@example.org") == "en"
+    again = confirm_path(confirmation(site))
+    other.post(again, data={"csrf_token": token_of(other.get(again).text)})
+    found = recorded(site, "amina@example.org")
+    assert found and (found.status, found.lang) == ("active", "fr")
+
+
 def test_a_language_not_offered_is_a_form_error_never_a_500(site: Settings, client: FlaskClient) -> None:
     for n, odd in enumerate(("de", "xx-YY", "<b>fr</b>", "français")):  # each a new address: 3 a day each
         answer = own_form(client, FR, email=f"amina{n}@example.org", name="Amina", lang=odd)

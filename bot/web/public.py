@@ -97,7 +97,7 @@ def _ask(config: Settings, key: bytes, email: str, name: str, chosen: str | None
     with Ledger.open(config.state_dir) as store:
         if not subscribers.request(store, email, name, now, chosen):
             return
-        token = subscribers.make_confirm_token(key, email, name)
+        token = subscribers.make_confirm_token(key, email, name, chosen)
         subscribers.link_sent(store, email, token, now, config.confirm_max_age)
     notices.send_confirmation(config, email, f"{config.effective_public_url}/confirm/{token}", now,
                               chosen or config.language)
@@ -111,16 +111,16 @@ def _ask_again() -> Markup:  # a fixed link in a translated sentence
     return Markup(_('To receive the newsletter, <a href="/subscribe">ask again</a>: a new link will be mailed.'))
 
 
-def _confirmation(token: str) -> tuple[str, str]:
-    """(email, name) of a well-signed, unexpired confirmation link; 410 for one only too old (its signature says
-    Herald made it: nothing secret to hide), the plain 404 for anything else. Its pages are in the language
-    recorded for that address."""
+def _confirmation(token: str) -> tuple[str, str, str | None]:
+    """(email, name, language chosen) of a well-signed, unexpired confirmation link; 410 for one only too old (its
+    signature says Herald made it: nothing secret to hide), the plain 404 for anything else. Its pages are in the
+    language chosen with the request (else the one recorded for that address)."""
     key, max_age = current_app.config["HERALD_KEY"], settings().confirm_max_age
     found = subscribers.read_confirm_token(key, token, int(max_age.total_seconds()))
     signed = found or subscribers.read_confirm_token(key, token, sys.maxsize)  # the signature alone, whatever its age
     if signed is None:
         abort(404)
-    lang.prefer(langs.of(ledger(), signed[0]))
+    lang.prefer(_offered(signed[2]) or langs.of(ledger(), signed[0]))
     if found is not None:
         return found
     abort(make_response(render_template("message.html.j2", heading=_("This link has expired"), lines=[
@@ -137,14 +137,19 @@ def _spent() -> tuple[str, int]:
     ]), 410
 
 
+def _offered(chosen: str | None) -> str | None:
+    """The language a confirmation link carries, if BOT_LANGUAGES still lists it."""
+    return chosen if chosen in settings().languages else None
+
+
 @blueprint.get("/confirm/<token>")
 def confirm_page(token: str) -> str | tuple[str, int]:
     """A page with one button: opening the link (as mail scanners do, with GET or HEAD) changes nothing."""
-    email, _name = _confirmation(token)
+    email, _name, chosen = _confirmation(token)
     if not subscribers.link_waiting(ledger(), email, token):
         return _spent()
     config = settings()
-    recorded = langs.of(ledger(), email) or config.language
+    recorded = _offered(chosen) or langs.of(ledger(), email) or config.language
     named = i18n.language_name(recorded, lang.current(), running=True) if len(config.languages) > 1 else ""
     return render_template("confirm.html.j2", token=token, email=email, language=named)
 
@@ -152,8 +157,8 @@ def confirm_page(token: str) -> str | tuple[str, int]:
 @blueprint.post("/confirm/<token>")
 def confirm(token: str) -> str | tuple[str, int]:
     """The button: the link works once, and never for someone who left after it was sent."""
-    email, name = _confirmation(token)
-    if not subscribers.confirm(ledger(), email, name, token, _now()):
+    email, name, chosen = _confirmation(token)
+    if not subscribers.confirm(ledger(), email, name, token, _now(), _offered(chosen)):
         return _spent()
     return render_template("message.html.j2", heading=_("You are subscribed"), lines=[
         _("%(email)s will receive %(newsletter)s.") % {"email": email, "newsletter": lang.title()},
