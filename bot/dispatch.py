@@ -88,6 +88,8 @@ class Dispatcher:
         self.progress = progress
         self._sleep = sleep
         self._clock = clock
+        # id of a channel -> (the account it is, as pauses are kept and told; the language of its own settings)
+        self._accounts: dict[int, tuple[str, str]] = {}
         self._started = time.monotonic()
         self._slept = 0.0
 
@@ -111,13 +113,28 @@ class Dispatcher:
         return True
 
     def _channel(self, kind: str, lang: str = "") -> Channel | None:
-        if kind in self.report.paused:
+        """The channel of `kind` for `lang`'s account, unless that account is paused for this run: one language's
+        refused token (MASTODON_ACCESS_TOKEN_FR) holds back that account alone, not the platform's others."""
+        own = platform_languages.settings_for(self.settings, kind, lang) is not None
+        account = f"{kind} in {i18n.language_name(lang, 'en')}" if own else kind
+        if account in self.report.paused:
             return None
-        return self.channels.get(kind, lang)
+        channel = self.channels.get(kind, lang)
+        if channel is not None:
+            self._accounts[id(channel)] = (account, lang if own else "")
+        return channel
 
-    def pause(self, kind: str, exc: ChannelAuthError) -> None:
-        self.report.paused[kind] = self.settings.redact(str(exc))
-        log.error("%s: credentials refused; %s is paused for this run: %s", kind, kind, self.report.paused[kind])
+    def _account(self, channel: Channel) -> str:
+        return self._accounts.get(id(channel), (channel.kind, ""))[0]
+
+    def pause(self, channel: Channel | str, exc: ChannelAuthError) -> None:
+        """Pause a channel (or a kind, for email) for the rest of the run; a language's own account says which
+        settings to check."""
+        account, lang = (channel, "") if isinstance(channel, str) else \
+            self._accounts.get(id(channel), (channel.kind, ""))
+        hint = f" (this language's own account: the settings ending in _{lang.upper()})" if lang else ""
+        self.report.paused[account] = self.settings.redact(str(exc)) + hint
+        log.error("%s: credentials refused; it is paused for this run: %s", account, self.report.paused[account])
 
     # --- posts ----------------------------------------------------------------------------------------
 
@@ -217,7 +234,7 @@ class Dispatcher:
                 log.error("%s: %s failed: %s", platform, item.id, said_in(lang, said))
                 return
             error = self.settings.redact(outcome.error)
-            if platform in self.report.paused or round_ == len(BACKOFF) or \
+            if self._account(channel) in self.report.paused or round_ == len(BACKOFF) or \
                     not self._wait(outcome.retry_after if outcome.retry_after is not None else BACKOFF[round_]):
                 break
         self.report.deferred.append((item.id, platform, said_in(lang, error)))
@@ -255,7 +272,7 @@ class Dispatcher:
         try:
             found = channel.reconcile(message)
         except ChannelAuthError as exc:
-            self.pause(channel.kind, exc)
+            self.pause(channel, exc)
             return True
         except ChannelError:
             found = None  # the platform's own idempotency (a key, a record name) still guards the resend
@@ -314,7 +331,7 @@ class Dispatcher:
         try:
             outcomes = channel.send(messages)
         except ChannelAuthError as exc:
-            self.pause(channel.kind, exc)
+            self.pause(channel, exc)
             outcomes = [Failed(str(exc), transient=True)] * len(messages)
         except TransientChannelError as exc:
             outcomes = [Failed(str(exc), transient=True, retry_after=exc.retry_after)] * len(messages)

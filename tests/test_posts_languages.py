@@ -260,6 +260,21 @@ def test_a_language_with_its_own_token_posts_with_it_the_others_with_the_one_acc
     assert not again.posted and len(instance.calls("create_status")) == len(keys)
 
 
+def test_a_refused_token_of_one_language_pauses_that_account_alone(multilingual, instance) -> None:
+    settings = on_mastodon(multilingual, instance, MASTODON_ACCESS_TOKEN_FR="revoked-french-token-xyz")
+    result = run_once(settings, AT)
+
+    # The French account is paused, saying which settings to check; English and Spanish still go to the one account.
+    assert list(result.paused) == ["mastodon in French"]
+    assert result.paused["mastodon in French"].endswith("(this language's own account: the settings ending in _FR)")
+    assert "revoked-french-token-xyz" not in repr(result)
+    assert sorted(call.json()["language"] for call in instance.calls("create_status")
+                  if call.headers["Authorization"] == f"Bearer {instance.token}") == ["en", "es"]
+    assert [(lang, status) for _platform, lang, _part, status in posts(settings,
+                                                                        "2019-07-09-1300-ngos-call-for-renewal")] \
+        == [("", "sent"), ("es", "sent"), ("fr", "pending")]
+
+
 def test_a_translation_s_reply_thread_replies_within_its_language(multilingual, instance, queue_copy: Path) -> None:
     (queue_copy / "thread.md").write_text(
         "---\ntitle: The Council renewed the mandate\ndate: 2019-07-09\npublish_at: 2019-07-09 09:00\n"
