@@ -214,6 +214,12 @@ def print_run(report: Any, settings: Settings, quiet: bool = False, stamp: bool 
                 lines.append(f"edition {edition_id}: {counted(len(edition.item_ids), 'item')} for "
                              f"{counted(edition.recipients, 'subscriber')}"
                              + (f" ({_readers(readers)})" if len(readers) > 1 else "") + f": {edition.subject}")
+                unread = [lang for lang in settings.languages if edition.languages and lang not in edition.languages]
+                if unread:  # BOT_TRANSLATION_FALLBACK=skip, and nothing translated: said, not left to be noticed
+                    names = i18n.listed([i18n.language_name(lang, "en") for lang in unread], "en")
+                    them = "it" if len(unread) == 1 else "them"
+                    lines.append(f"edition {edition_id}: no version in {names} (no item is translated into {them}, "
+                                 f"and BOT_TRANSLATION_FALLBACK is skip): their subscribers get nothing this time")
     if report.emails_sent or report.emails_failed or report.emails_deferred:
         lines.append(f"emails: {report.emails_sent} sent, {report.emails_failed} failed, "
                      f"{report.emails_deferred} to retry, {report.emails_dropped} unsubscribed meanwhile")

@@ -122,7 +122,8 @@ def test_with_fallback_skip_an_untranslated_item_is_left_out(make_settings: Call
 
 def test_a_language_with_nothing_to_read_gets_no_edition_under_skip(make_settings: Callable[..., Settings],
                                                                     write_item: Callable[..., Path],
-                                                                    compilations: list[str]) -> None:
+                                                                    compilations: list[str],
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     week = make_settings(BOT_TRANSLATION_FALLBACK="skip")
     write_item("news", "title: Council adopts the resolution\ndate: 2019-07-12\nsummary: It passed.\n"
                           "publish_at: 2019-07-12T09:00\nchannels: [email]\n")
@@ -132,6 +133,10 @@ def test_a_language_with_nothing_to_read_gets_no_edition_under_skip(make_setting
     assert sorted(received(week)) == ["en1@example.org"]
     with Ledger.open(week.state_dir) as ledger:
         assert ledger.edition(report.editions[0]).languages == ("en",)
+    report_mod.print_run(report, week)  # what the run says: staff are told who gets nothing
+    said = capsys.readouterr().out
+    assert "edition 1: no version in French and Spanish (no item is translated into them, and " \
+           "BOT_TRANSLATION_FALLBACK is skip): their subscribers get nothing this time" in said
 
 
 def test_a_language_no_longer_listed_and_the_unchosen_get_the_default(make_settings: Callable[..., Settings],
