@@ -208,14 +208,17 @@ class _Snippet(HTMLParser):
         self.labels: list[str | None] = []
         self.hidden: list[dict[str, str | None]] = []
         self.tags: set[str] = set()
+        self.options: list[dict[str, str | None]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
         self.tags.add(tag)
         if tag == "form":
             self.forms.append(found)
-        elif tag == "input":
+        elif tag in ("input", "select"):
             self.inputs[found["name"] or ""] = found
+        elif tag == "option":
+            self.options.append(found)
         elif tag == "label":
             self.labels.append(found.get("for"))
         elif found.get("aria-hidden") == "true":
@@ -254,7 +257,10 @@ def test_admin_shows_the_snippet_to_paste_with_the_organisations_name(make_setti
     form = _Snippet()
     form.feed(snippet)
     assert form.forms == [{"method": "post", "action": f"{PUBLIC}/subscribe", "class": "herald-subscribe"}]
-    assert set(form.inputs) == {"email", "name", "website"} and "button" in form.tags
+    assert set(form.inputs) == {"email", "name", "website", "lang"} and "button" in form.tags
+    # The visitor's language, each named in itself (BOT_LANGUAGES=en,fr,es), the default chosen.
+    assert [(o["value"], "selected" in o) for o in form.options] == [("en", True), ("fr", False), ("es", False)]
+    assert ">Français</option>" in snippet
     assert form.inputs["email"]["type"] == "email" and "required" in form.inputs["email"]
     assert "required" not in form.inputs["name"]
     trap = form.inputs["website"]

@@ -15,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from werkzeug.security import generate_password_hash
 
 from bot import subscribers
-from bot.ledger import Ledger
+from bot.ledger import Ledger, langs
 from bot.settings import Settings
 
 from .browser import SCREENSHOTS, browser, serve
@@ -115,16 +115,21 @@ def test_the_snippet_on_another_site_allowed_and_refused(make_settings, tmp_path
             assert trap is not None and trap["x"] + trap["width"] <= 0  # off screen
             page.get_by_label("Email address").focus()
             page.keyboard.press("Tab")
-            page.keyboard.press("Tab")  # from the name straight to the button
+            page.keyboard.press("Tab")  # from the name to the language
+            assert page.evaluate("document.activeElement.id") == "herald-lang"
+            page.keyboard.press("Tab")  # then straight to the button: the honeypot is out of the tab order
             assert page.evaluate("document.activeElement.textContent") == "Subscribe"
             shoot(page, "site")
             page.get_by_label("Email address").fill("lea@example.ch")
             page.get_by_label("Name (optional)").fill("Léa Muster")
+            page.get_by_label("Language").select_option(label="Français")
             page.get_by_role("button", name="Subscribe").click()
             page.wait_for_url(f"{base}/subscribe/thanks")
             page.get_by_role("heading", name="Check your inbox").wait_for()
             assert "lea@example.ch" not in page.content()
             assert status_of(site, "lea@example.ch") == "pending"
+            with Ledger.open(site.state_dir) as ledger:
+                assert langs.of(ledger, "lea@example.ch") == "fr"  # the language she chose on the other site
             no_violations(axe, page, "the thanks page")
             shoot(page, "thanks")
 

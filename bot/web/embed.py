@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 
+from .. import i18n
 from ..settings import Settings
 from . import csrf, lang, settings
 from .lang import _
@@ -138,6 +139,7 @@ def thanks() -> str:
 
 def snippet(config: Settings) -> str:
     """The HTML to paste into the organisation's site: a plain form posting to Herald, no script."""
+    languages = [(code, i18n.language_name(code)) for code in config.languages]  # each named in itself
     html = render_template("embed_snippet.html.j2", action=f"{config.effective_public_url}/subscribe",
-                           heading=f"Get {config.title} by email", org_name=config.org_name)
+                           heading=f"Get {config.title} by email", org_name=config.org_name, languages=languages)
     return html.strip() + "\n"
