@@ -124,8 +124,8 @@ def test_the_snippet_on_another_site_allowed_and_refused(make_settings, tmp_path
             page.get_by_label("Name (optional)").fill("Léa Muster")
             page.get_by_label("Language").select_option(label="Français")
             page.get_by_role("button", name="Subscribe").click()
-            page.wait_for_url(f"{base}/subscribe/thanks")
-            page.get_by_role("heading", name="Check your inbox").wait_for()
+            page.wait_for_url(f"{base}/subscribe/thanks?lang=fr")  # in the language she chose
+            page.get_by_role("heading", name="Consultez votre boîte de réception").wait_for()
             assert "lea@example.ch" not in page.content()
             assert status_of(site, "lea@example.ch") == "pending"
             with Ledger.open(site.state_dir) as ledger:

@@ -267,6 +267,12 @@ def test_an_embedded_form_sends_its_language_or_the_visitors(site: Settings, cli
     assert [f.lang if f else None for f in found] == ["fr", "es", "es"]
     thanks = client.get("/subscribe/thanks", headers=ES).text
     assert "<h1>Revise su bandeja de entrada</h1>" in thanks and "Si la dirección que indicó puede recibir" in thanks
+    # The answer speaks the language chosen, whatever the browser asks for: a script's JSON, a form's next page.
+    said = client.post("/subscribe", json={"email": "jo@example.ch", "lang": "es-MX"},
+                       headers={"Origin": SITE, "Accept": "application/json"}).get_json()
+    assert said["ok"] and said["message"].startswith("Si la dirección")
+    moved = client.post("/subscribe", data={"email": "li@example.ch", "lang": "fr"}, headers={"Origin": SITE, **ES})
+    assert moved.headers["Location"] == "/subscribe/thanks?lang=fr"
 
 
 def test_a_bad_address_is_said_in_the_pages_language(client: FlaskClient) -> None:

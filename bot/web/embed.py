@@ -56,7 +56,8 @@ def answer() -> ResponseReturnValue:
     """The answer to a request sent by a script (JSON) or by an embedding site's form (to the thanks page)."""
     if wants_json():
         return jsonify(ok=True, message=" ".join(thanks_lines()))
-    return redirect(THANKS, code=303)  # a fixed page on Herald: the address is in no URL
+    # A fixed page on Herald: the address is in no URL; the language chosen is, for the page to speak it.
+    return redirect(f"{THANKS}?lang={lang.current()}" if len(settings().languages) > 1 else THANKS, code=303)
 
 
 def bad_address(problem: str) -> ResponseReturnValue:
