@@ -16,7 +16,7 @@ from bot import render, subscribers
 from bot import report as report_mod
 from bot.ledger import MIGRATIONS, Ledger, langs
 from bot.mail import TOKEN_PLACEHOLDER
-from bot.scheduler import run_once
+from bot.scheduler import play, run_once
 from bot.settings import Settings
 
 from .conftest import SAMPLE_QUEUE
@@ -70,9 +70,12 @@ def test_each_subscriber_gets_the_edition_in_their_language(make_settings: Calla
                                                             compilations: list[str]) -> None:
     week = make_settings(BOT_QUEUE_DIR=str(SAMPLE_QUEUE))
     subscribe(week, PEOPLE)
-    report = run_once(week, FRIDAY)
+    # The sample's week of 8 July 2019 on a simulated clock, from Monday morning to the Friday slot.
+    reports = play(week, datetime(2019, 7, 8, 8, 0, tzinfo=ZURICH), FRIDAY, lambda r: None)
+    [report] = [r for r in reports if r.editions]
     assert len(report.editions) == 1 and report.emails_sent == 9 and not report.emails_failed
-    assert compilations == ["en", "fr", "es"]  # once per language, never per recipient
+    assert report.now == FRIDAY and sum(r.emails_sent for r in reports) == 9
+    assert compilations == ["en", "fr", "es"]  # one edition, once per language, never per recipient
     got = received(week)
     assert sorted(got) == sorted(e for emails in PEOPLE.values() for e in emails)
     fr_title = "Plus de 1 300 ONG appellent le Conseil à renouveler le mandat SOGI"
