@@ -41,7 +41,9 @@ def examine(settings: Settings) -> list[Finding]:
     for kind in kinds():
         backend = settings.backends[kind]
         if backend == "off":
-            findings.append(Finding(kind, backend, True, "off: nothing is sent"))
+            unused = [f"{i18n.language_name(lang, 'en')}" for lang in platform_languages.accounts(settings, kind)]
+            findings.append(Finding(kind, backend, True, "off: nothing is sent" + (
+                f" (the settings given for {i18n.listed(unused, 'en')} are not used)" if unused else "")))
             continue
         findings.append(_check(settings, kind, backend, kind))
         # Each language with an account of its own (MASTODON_ACCESS_TOKEN_FR) is checked too, named as such.

@@ -312,6 +312,12 @@ def test_doctor_checks_each_language_s_own_account_too(multilingual, instance) -
         f"Bearer {t}" for t in (instance.token, instance.french_token, "a-token-the-instance-refuses")}
 
 
+def test_doctor_says_when_a_language_s_settings_are_for_a_platform_that_is_off(multilingual) -> None:
+    settings = multilingual(BOT_MASTODON_BACKEND="off", MASTODON_ACCESS_TOKEN_FR="a-token-for-nothing")
+    [found] = [f for f in doctor.examine(settings) if f.kind == "mastodon"]
+    assert (found.ok, found.detail) == (True, "off: nothing is sent (the settings given for French are not used)")
+
+
 def test_a_language_s_own_bluesky_account_keeps_its_own_session(multilingual, pds) -> None:
     """The French account signs in by its DID, the other by its handle: two accounts to Herald, each with its own
     session file, so that neither signs in again at the next run (sign-ins are rate-limited)."""
