@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,12 +106,11 @@ def from_utc_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def human_duration(delta: timedelta) -> str:
-    """A duration as people say it: 3 days, 24 hours, 5 hours 20 minutes, 12 minutes."""
+def human_duration(delta: timedelta, words: Callable[[int, str], str] | None = None) -> str:
+    """A duration as people say it: 3 days, 24 hours, 5 hours 20 minutes, 12 minutes. `words` says a number of a
+    unit (day, hour, minute, second) in another language (the public pages': bot.web.lang)."""
     seconds = int(delta.total_seconds())
-
-    def words(n: int, unit: str) -> str:
-        return f"{n:,} {unit}{'' if n == 1 else 's'}"
+    words = words or _english
 
     if seconds >= 2 * 86400:
         return words(seconds // 86400, "day")
@@ -121,3 +120,7 @@ def human_duration(delta: timedelta) -> str:
     if seconds >= 60:
         return words(seconds // 60, "minute")
     return words(seconds, "second")
+
+
+def _english(n: int, unit: str) -> str:
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -63,6 +64,20 @@ def write_item(queue_dir: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def state_at_schema(state_dir: Path, version: int, rows: str) -> None:
+    """A state file as an older Herald left it: the schema's first `version` steps, the instance id, then `rows`
+    (SQL); opening it with the Ledger upgrades it."""
+    from bot.ledger import MIGRATIONS, Ledger
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    older = sqlite3.connect(Ledger.file(state_dir))
+    for step in MIGRATIONS[:version]:
+        older.executescript(step)
+    older.executescript(f"INSERT INTO meta VALUES ('instance', 'abcdef012345'); {rows}; "
+                        f"PRAGMA user_version = {version};")
+    older.close()
 
 
 def copy_fixture(relative: str, into: Path) -> Path:

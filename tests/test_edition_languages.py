@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -14,12 +13,12 @@ import pytest
 
 from bot import render, subscribers
 from bot import report as report_mod
-from bot.ledger import MIGRATIONS, Ledger, langs
+from bot.ledger import Ledger, langs
 from bot.mail import TOKEN_PLACEHOLDER
 from bot.scheduler import play, run_once
 from bot.settings import Settings
 
-from .conftest import SAMPLE_QUEUE
+from .conftest import SAMPLE_QUEUE, state_at_schema
 
 ZURICH = ZoneInfo("Europe/Zurich")
 FRIDAY = datetime(2019, 7, 12, 10, 0, tzinfo=ZURICH)  # the week's slot: three items due, one translated
@@ -173,13 +172,8 @@ def test_an_edition_made_before_languages_is_sent_as_it_was(make_settings: Calla
     and a post recorded then keeps its record (as written: the language '')."""
     week = make_settings(BOT_QUEUE_DIR=str(tmp_path / "empty"))
     (tmp_path / "empty").mkdir()
-    week.state_dir.mkdir(parents=True, exist_ok=True)
-    older = sqlite3.connect(Ledger.file(week.state_dir))
-    for step in MIGRATIONS[:11]:
-        older.executescript(step)
     stamp = "2019-07-12T08:00:00Z"
-    older.executescript(f"""
-        INSERT INTO meta VALUES ('instance', 'abcdef012345');
+    state_at_schema(week.state_dir, 11, f"""
         INSERT INTO subscribers (email, name, status, created_at, updated_at) VALUES
             ('old@example.org', '', 'active', '{stamp}', '{stamp}');
         INSERT INTO editions (slot, subject, html, text, recipients, created_at) VALUES
@@ -188,10 +182,7 @@ def test_an_edition_made_before_languages_is_sent_as_it_was(make_settings: Calla
         INSERT INTO deliveries (channel, edition_id, subscriber_id, status, due_at, created_at, updated_at)
             VALUES ('email', 1, 1, 'pending', '{stamp}', '{stamp}', '{stamp}');
         INSERT INTO deliveries (channel, item_id, status, remote_id, due_at, created_at, updated_at)
-            VALUES ('mastodon', 'old-item', 'sent', '42', '{stamp}', '{stamp}', '{stamp}');
-        PRAGMA user_version = 11;
-    """)
-    older.close()
+            VALUES ('mastodon', 'old-item', 'sent', '42', '{stamp}', '{stamp}', '{stamp}')""")
     with Ledger.open(week.state_dir) as ledger:
         edition = ledger.edition(1)
         assert (edition.subject, edition.lang, edition.languages) == ("Old news", "", ())

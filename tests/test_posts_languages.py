@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -22,12 +21,12 @@ from bot.channels import Channels, Outcome, Outgoing, OutgoingPost, Sent
 from bot.clock import from_utc_iso
 from bot.dispatch import Dispatcher, RunReport
 from bot.errors import ConfigError
-from bot.ledger import MIGRATIONS, Ledger
+from bot.ledger import Ledger
 from bot.platforms.bluesky import record_key
 from bot.scheduler import plan_posts, run_once
 from bot.settings import Settings, load_settings
 
-from .conftest import BASE, SAMPLE_QUEUE
+from .conftest import BASE, SAMPLE_QUEUE, state_at_schema
 from .social_servers import BlueskyServer, MastodonServer, Refused, Seen, serving
 from .web_server import running, staff_session
 
@@ -409,20 +408,12 @@ def test_a_post_recorded_before_languages_keeps_its_record_and_its_name(multilin
     """A state file at schema 11: the item's Mastodon post went out, its X post waits. After the upgrade the X post
     goes under the name it always had, neither is posted again, and the translations go beside them."""
     settings = multilingual(BOT_SOCIAL_LANGUAGES="en,fr", BOT_BLUESKY_BACKEND="off")
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    older = sqlite3.connect(Ledger.file(settings.state_dir))
-    for step in MIGRATIONS[:11]:
-        older.executescript(step)
     stamp = "2019-07-09T07:00:00Z"
-    older.executescript(f"""
-        INSERT INTO meta VALUES ('instance', 'abcdef012345');
+    state_at_schema(settings.state_dir, 11, f"""
         INSERT INTO deliveries (channel, item_id, status, remote_id, due_at, created_at, updated_at)
             VALUES ('mastodon', '{ITEM}', 'sent', '42', '{stamp}', '{stamp}', '{stamp}');
         INSERT INTO deliveries (channel, item_id, status, due_at, created_at, updated_at)
-            VALUES ('x', '{ITEM}', 'pending', '{stamp}', '{stamp}', '{stamp}');
-        PRAGMA user_version = 11;
-    """)
-    older.close()
+            VALUES ('x', '{ITEM}', 'pending', '{stamp}', '{stamp}', '{stamp}')""")
 
     result = run_once(settings, AT)
 

@@ -28,6 +28,7 @@ from flask import (
 )
 
 from .. import i18n, subscriber_langs
+from ..clock import human_duration
 from ..ledger import langs
 from ..render import title_in
 from ..settings import Settings
@@ -139,19 +140,7 @@ def choices(selected: str | None = None) -> list[Choice]:
 
 def duration(delta: timedelta, lang: str) -> str:
     """clock.human_duration in `lang`: 3 days, 3 jours, 3 días; 5 hours 20 minutes."""
-    seconds = int(delta.total_seconds())
-
-    def unit(n: int, name: str) -> str:
-        return format_unit(n, f"duration-{name}", length="long", locale=lang)
-
-    if seconds >= 2 * 86400:
-        return unit(seconds // 86400, "day")
-    if seconds >= 3600:
-        minutes = seconds % 3600 // 60
-        return unit(seconds // 3600, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")
-    if seconds >= 60:
-        return unit(seconds // 60, "minute")
-    return unit(seconds, "second")
+    return human_duration(delta, lambda n, unit: format_unit(n, f"duration-{unit}", length="long", locale=lang))
 
 
 def from_form(raw: str) -> str | None:
