@@ -75,8 +75,9 @@ def subscribe() -> ResponseReturnValue:
         if embed.wants_json():
             return embed.bad_field("lang", str(exc))
         return _form(str(exc), "lang", raw_email, name, raw_lang), 400
-    if chosen:
-        lang.use(chosen)  # the answer in the language chosen, as the confirmation email will be
+    if chosen and lang.explicit() is None:
+        # The answer in the language chosen for the newsletter, unless the visitor chose this page's (?lang, the menu).
+        lang.use(chosen)
     config = settings()
     # The same answer whoever asks, at once: the request is recorded and any link mailed in the background, so
     # neither the page nor the time it takes tells whether an address is on the list. The honeypot filled, the
