@@ -1,7 +1,5 @@
-"""Subscribers: who receives the newsletter, how staff import, export and remove them, and their unsubscribe tokens.
-
-An address is matched without regard to case. Someone who unsubscribed stays unsubscribed: no import
-or staff command brings them back; only their own confirmed request can.
+"""Subscribers: their addresses checked, their unsubscribe and confirmation tokens, the list imported and exported;
+what the ledger records of them is bot.ledger.subscribers, whose functions are used from here.
 """
 
 from __future__ import annotations
@@ -13,19 +11,43 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
 from . import keys, subscriber_files, subscriber_langs
-from .clock import from_utc_iso, utc_iso
+from .clock import from_utc_iso
 from .content import Problem
 from .errors import quoted
-from .ledger import FIRST_UNLISTED_ID, Ledger, langs
+from .ledger import FIRST_UNLISTED_ID, Ledger
+from .ledger import subscribers as book
+
+# What the ledger records of subscribers, used from here by every caller (the CLI, the web side, the imports).
+from .ledger.subscribers import (
+    Subscriber,
+    add,
+    confirm,
+    counts,
+    erase,
+    get,
+    import_row,
+    link_sent,
+    link_waiting,
+    listing,
+    record_bounce,
+    record_reports,
+    request,
+    unsubscribe,
+)
 from .mail import TOKEN_LENGTH
 from .settings import Settings
+
+__all__ = ["ImportReport", "Subscriber", "add", "clean_name", "confirm", "counts", "erase", "export", "get",
+           "import_csv", "import_row", "link_sent", "link_waiting", "listing", "make_confirm_token", "make_token",
+           "normalize_address", "read_confirm_token", "read_token", "record_bounce", "record_reports", "request",
+           "secret_key", "unsubscribe"]
 
 _HEADER_BREAK = ("\r", "\n", "\x00")
 
@@ -127,148 +149,6 @@ def read_confirm_token(key: bytes, token: str, max_age: int) -> tuple[str, str, 
 # --- the list -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    id: int
-    email: str
-    name: str
-    status: str
-    created_at: str
-    unsubscribed_at: str | None
-    lang: str | None = None  # one of BOT_LANGUAGES; None: the default language, whichever it is
-
-
-def get(ledger: Ledger, *, email: str | None = None, subscriber_id: int | None = None) -> Subscriber | None:
-    if email is not None:
-        row = ledger.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
-    else:
-        row = ledger.db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
-    return _subscriber(row) if row else None
-
-
-def add(ledger: Ledger, email: str, name: str, now: datetime, source: str = "staff", lang: str | None = None) -> str:
-    """'added', 'exists' (name and language updated when given), or 'unsubscribed' / 'bounced' (left alone: they
-    left, or their mailbox refuses mail). Someone who asked to subscribe but has not confirmed yet is added."""
-    stamp = utc_iso(now)
-    with ledger.transaction():
-        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
-        if row is not None and row["status"] in ("unsubscribed", "bounced"):
-            return str(row["status"])
-        if row is None:
-            ledger.db.execute("INSERT INTO subscribers (email, name, source, created_at, updated_at) "
-                              "VALUES (?, ?, ?, ?, ?)", (email, name, source, stamp, stamp))
-        else:
-            ledger.db.execute("UPDATE subscribers SET status = 'active', name = CASE WHEN ? != '' THEN ? ELSE name "
-                              "END, updated_at = ? WHERE id = ?", (name, name, stamp, row["id"]))
-        if lang is not None:
-            langs.write(ledger, email, lang, now)
-        return "added" if row is None or row["status"] == "pending" else "exists"
-
-
-def request(ledger: Ledger, email: str, name: str, now: datetime, lang: str | None = None) -> bool:
-    """Someone asked to subscribe (double opt-in): True when a confirmation link should be mailed to them.
-
-    A new address is kept as `pending`; someone who left stays unsubscribed until they confirm. An active
-    subscriber is sent nothing (and the page they see says the same as to anyone else). `lang`, the language the
-    form offered and they chose, is recorded with a new address; for one already known it travels in the
-    confirmation link (make_confirm_token) and is recorded when they confirm, so that nobody else can change it."""
-    stamp = utc_iso(now)
-    with ledger.transaction():
-        row = ledger.db.execute("SELECT status FROM subscribers WHERE email = ?", (email,)).fetchone()
-        if row is None:
-            ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at, lang) "
-                              "VALUES (?, ?, 'pending', 'web', ?, ?, ?)", (email, name, stamp, stamp, lang))
-            return True
-        return bool(row["status"] != "active")
-
-
-# Each confirmation link mailed is recorded (a digest, never the link) with its subscriber and the status they had
-# when it was sent, in the table of one-time event ids. A link confirms only while it is recorded and its subscriber
-# still has that status, and confirming spends every link of theirs. So a link works once, and one sent before
-# someone left (or bounced, or was subscribed some other way) never brings them back: only a link asked for since.
-
-
-def _link_id(subscriber_id: int, status: str, token: str) -> str:
-    return f"confirm:{subscriber_id}:{status}:{hashlib.sha256(token.encode()).hexdigest()}"
-
-
-def _links_of(subscriber_id: int) -> tuple[str, str]:
-    """The range of the ids of one subscriber's links (';' sorts right after ':')."""
-    return f"confirm:{subscriber_id}:", f"confirm:{subscriber_id};"
-
-
-def link_sent(ledger: Ledger, email: str, token: str, now: datetime, keep: timedelta) -> None:
-    """Record the confirmation link mailed to `email` after `request`; forget links older than `keep`, which open
-    nothing any more."""
-    with ledger.transaction():
-        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
-        if row is not None:
-            ledger.db.execute("INSERT INTO webhook_events (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                              (_link_id(row["id"], row["status"], token), utc_iso(now)))
-        ledger.db.execute("DELETE FROM webhook_events WHERE id >= 'confirm:' AND id < 'confirm;' AND at < ?",
-                          (utc_iso(now - keep),))
-
-
-def link_waiting(ledger: Ledger, email: str, token: str) -> bool:
-    """True while the confirmation link `token` (signed for `email`) would still confirm."""
-    row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
-    return row is not None and bool(ledger.db.execute("SELECT 1 FROM webhook_events WHERE id = ?", (
-        _link_id(row["id"], row["status"], token),)).fetchone())
-
-
-def confirm(ledger: Ledger, email: str, name: str, token: str, now: datetime, lang: str | None = None) -> bool:
-    """A confirmed request: active from now, whatever they were before (they asked, and proved the address), in
-    the language `lang` they chose with it (None: as recorded), if the link `token` is still waiting; every link of
-    theirs is spent. False when that link no longer works."""
-    stamp = utc_iso(now)
-    with ledger.transaction():
-        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
-        if row is None or ledger.db.execute("SELECT 1 FROM webhook_events WHERE id = ?", (
-                _link_id(row["id"], row["status"], token),)).fetchone() is None:
-            return False
-        ledger.db.execute("DELETE FROM webhook_events WHERE id >= ? AND id < ?", _links_of(row["id"]))
-        ledger.db.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, updated_at = ?, "
-                          "name = CASE WHEN ? != '' THEN ? ELSE name END WHERE id = ?",
-                          (stamp, name, name, row["id"]))
-        if lang is not None:
-            langs.write(ledger, email, lang, now)
-    return True
-
-
-def unsubscribe(ledger: Ledger, subscriber_id: int, now: datetime) -> bool:
-    """Mark unsubscribed at once; True if they were subscribed. Idempotent."""
-    stamp = utc_iso(now)
-    with ledger.transaction():
-        changed = ledger.db.execute(
-            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?, updated_at = ? "
-            "WHERE id = ? AND status != 'unsubscribed'", (stamp, stamp, subscriber_id)).rowcount
-    return bool(changed)
-
-
-def erase(ledger: Ledger, subscriber_id: int) -> None:
-    """Forget someone entirely (their right to erasure): their row, deliveries and bounces go."""
-    with ledger.transaction():
-        ledger.db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (subscriber_id,))
-        ledger.db.execute("DELETE FROM bounces WHERE subscriber_id = ?", (subscriber_id,))
-        ledger.db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
-
-
-def listing(ledger: Ledger, status: str | None = None) -> Iterator[Subscriber]:
-    query = "SELECT * FROM subscribers" + (" WHERE status = ?" if status else "") + " ORDER BY id"
-    for row in ledger.db.execute(query, (status,) if status else ()):
-        yield _subscriber(row)
-
-
-def counts(ledger: Ledger) -> dict[str, int]:
-    found = {status: n for status, n in ledger.db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status")}
-    return {s: found.get(s, 0) for s in ("active", "pending", "unsubscribed", "bounced")}
-
-
-def _subscriber(row: object) -> Subscriber:
-    return Subscriber(row["id"], row["email"], row["name"], row["status"], row["created_at"],  # type: ignore[index]
-                      row["unsubscribed_at"], row["lang"])  # type: ignore[index]
-
-
 # --- importing and exporting the list -------------------------------------------------------------------
 
 
@@ -313,40 +193,10 @@ def import_csv(ledger: Ledger, path: Path, now: datetime, email_column: str | No
     return report
 
 
-def import_row(ledger: Ledger, email: str, name: str, status: str, now: datetime, source: str,
-               lang: str | None = None) -> str:
-    """One address as an imported list says, returned as the ImportReport count it adds to. An import only ever
-    moves someone away from being mailed: a row saying they left (or bounced) makes an active subscriber
-    unsubscribed (or bounced), since the list they came from says they left; no row brings anyone back. A
-    language (None: none given) is kept for someone new, and for someone the row keeps subscribed, as `add` does."""
-    if status == "active":
-        outcome = add(ledger, email, name, now, source=source, lang=lang)
-        return {"added": "added", "exists": "existing"}.get(outcome, "kept_out")
-    stamp = utc_iso(now)
-    with ledger.transaction():
-        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
-        if row is None:
-            ledger.db.execute("INSERT INTO subscribers (email, name, status, source, created_at, updated_at, "
-                              "unsubscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (email, name, status, source, stamp, stamp, stamp if status == "unsubscribed" else None))
-            if lang is not None:
-                langs.write(ledger, email, lang, now)
-            return status
-        if status == "pending":  # not confirmed there: changes nothing here
-            return "kept_out" if row["status"] in ("unsubscribed", "bounced") else "existing"
-        if row["status"] in ("active", "pending"):
-            ledger.db.execute("UPDATE subscribers SET status = ?, updated_at = ?, unsubscribed_at = CASE WHEN ? = "
-                              "'unsubscribed' THEN ? ELSE unsubscribed_at END WHERE id = ?",
-                              (status, stamp, status, stamp, row["id"]))
-        return status
-
-
 def export(ledger: Ledger, zone: ZoneInfo) -> Iterator[dict[str, str | None]]:
     """Every subscriber, in the order they came, with status, dates (ISO 8601 in `zone`) and language (None: the
     default): no id, no token."""
-    query = "SELECT email, name, status, created_at, updated_at, unsubscribed_at, source, lang FROM subscribers " \
-            "ORDER BY id"
-    for row in ledger.db.execute(query):
+    for row in book.export_rows(ledger):
         yield {"email": row["email"], "name": row["name"], "status": row["status"],
                "created_at": _local(row["created_at"], zone), "updated_at": _local(row["updated_at"], zone),
                "unsubscribed_at": _local(row["unsubscribed_at"], zone), "source": row["source"], "lang": row["lang"]}
@@ -361,39 +211,3 @@ def _local(stored: str | None, zone: ZoneInfo) -> str | None:
         return stored
 
 
-# --- what mail providers report back -------------------------------------------------------------------
-
-
-def record_bounce(ledger: Ledger, email: str, kind: str, source: str, detail: str, now: datetime,
-                  soft_limit: int) -> str:
-    """Record a bounce or a complaint and suppress the address when it must be: a hard bounce or a complaint at
-    once, soft bounces after `soft_limit` of them. Returns what was done: 'suppressed', 'counted' or 'unknown'."""
-    stamp = utc_iso(now)
-    with ledger.transaction():
-        row = ledger.db.execute("SELECT id, status FROM subscribers WHERE email = ?", (email,)).fetchone()
-        if row is None:
-            return "unknown"
-        ledger.db.execute("INSERT INTO bounces (subscriber_id, kind, source, detail, at) VALUES (?, ?, ?, ?, ?)",
-                          (row["id"], kind, source, detail[:500], stamp))
-        if kind == "complaint":  # they called it spam: never mail them again
-            new_status = "unsubscribed"
-        elif kind == "hard":
-            new_status = "bounced"
-        else:
-            softs = ledger.db.execute("SELECT COUNT(*) FROM bounces WHERE subscriber_id = ? AND kind = 'soft'",
-                                      (row["id"],)).fetchone()[0]
-            new_status = "bounced" if softs >= soft_limit else ""
-        if not new_status or row["status"] in ("unsubscribed", "bounced"):
-            return "counted" if not new_status else "suppressed"
-        ledger.db.execute("UPDATE subscribers SET status = ?, updated_at = ?, unsubscribed_at = CASE WHEN ? = "
-                          "'unsubscribed' THEN ? ELSE unsubscribed_at END WHERE id = ?",
-                          (new_status, stamp, new_status, stamp, row["id"]))
-        return "suppressed"
-
-
-def first_time(ledger: Ledger, event_id: str, now: datetime) -> bool:
-    """True the first time a provider's event id is seen: a replayed webhook call changes nothing."""
-    with ledger.transaction():
-        inserted = ledger.db.execute("INSERT INTO webhook_events (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                                     (event_id, utc_iso(now))).rowcount
-    return bool(inserted)

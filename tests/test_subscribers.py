@@ -100,3 +100,23 @@ def test_without_bot_secret_the_key_is_random_and_kept(make_settings, tmp_path: 
     assert (tmp_path / "a" / "secret.key").stat().st_mode & 0o777 == 0o600
     with_secret = make_settings(BOT_SECRET="s3cret-value")
     assert subscribers.secret_key(with_secret) == b"s3cret-value"
+
+
+def test_a_webhook_call_is_marked_seen_only_with_its_effect(settings: Settings) -> None:
+    """A provider's call that fails half-way leaves nothing, not even its mark: the provider's retry does it all."""
+    import sqlite3
+
+    now = datetime(2019, 7, 12, tzinfo=UTC)
+    with Ledger.open(settings.state_dir) as ledger:
+        for email in ("a@example.org", "b@example.org"):
+            subscribers.add(ledger, email, "", now)
+        broken = [("a@example.org", "hard", "ses", "550 no such user"), ("b@example.org", "no-such-kind", "ses", "")]
+        with pytest.raises(sqlite3.IntegrityError):  # the second report breaks the bounces table's CHECK
+            subscribers.record_reports(ledger, "ses:message-1", broken, now, 3)
+        found = subscribers.get(ledger, email="a@example.org")
+        assert found is not None and found.status == "active"  # the first report's effect went with the failure
+        retried = [("a@example.org", "hard", "ses", "550 no such user"), ("b@example.org", "soft", "ses", "full")]
+        assert subscribers.record_reports(ledger, "ses:message-1", retried, now, 3) == ["suppressed", "counted"]
+        assert subscribers.record_reports(ledger, "ses:message-1", retried, now, 3) is None  # a replay: nothing
+        statuses = [s.status for s in subscribers.listing(ledger)]
+    assert statuses == ["bounced", "active"]

@@ -32,12 +32,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _record(email: str, kind: str, source: str, detail: str) -> str:
-    try:
-        address = subscribers.normalize_address(email)
-    except ValueError:
-        return "unknown"
-    return subscribers.record_bounce(ledger(), address, kind, source, detail, _now(), settings().soft_bounce_limit)
+def _record(event_id: str, reports: list[tuple[str, str, str, str]]) -> list[str] | None:
+    """A provider's call (or one event of it), whole: marked as seen with what it reports, in one transaction
+    (None: seen before). An address that is no address is nobody on the list: 'unknown', nothing recorded."""
+    valid: list[tuple[str, str, str, str]] = []
+    for email, kind, source, detail in reports:
+        try:
+            valid.append((subscribers.normalize_address(email), kind, source, detail))
+        except ValueError:
+            valid.append(("", kind, source, detail))  # matches nobody: recorded as unknown
+    return subscribers.record_reports(ledger(), event_id, valid, _now(), settings().soft_bounce_limit)
 
 
 @blueprint.post("/mailgun")
@@ -58,22 +62,19 @@ def mailgun() -> tuple[str, int]:
     if not (timestamp.isascii() and timestamp.isdigit() and token
             and hmac.compare_digest(expected.encode(), given.encode())):
         abort(403)
-    if abs(time.time() - int(timestamp)) > MAX_AGE or not subscribers.first_time(ledger(), f"mailgun:{token}", _now()):
+    if abs(time.time() - int(timestamp)) > MAX_AGE:
         return "already seen", 200
     name, recipient = str(event.get("event", "")), str(event.get("recipient", ""))
     found = event.get("delivery-status")
     status: dict[str, Any] = found if isinstance(found, dict) else {}
     detail = f"{status.get('code', '')} {status.get('message') or status.get('description') or event.get('reason', '')}"
-    if name == "failed":
-        kind = "hard" if event.get("severity") == "permanent" else "soft"
-        outcome = _record(recipient, kind, "mailgun", detail.strip())
-    elif name == "complained":
-        outcome = _record(recipient, "complaint", "mailgun", "marked as spam")
-    elif name == "unsubscribed":
-        outcome = _record(recipient, "complaint", "mailgun", "unsubscribed at Mailgun")
-    else:
-        outcome = "ignored"
-    log.info("mailgun webhook: %s for a subscriber: %s", name, outcome)
+    reported = {"failed": ("hard" if event.get("severity") == "permanent" else "soft", detail.strip()),
+                "complained": ("complaint", "marked as spam"),
+                "unsubscribed": ("complaint", "unsubscribed at Mailgun")}.get(name)
+    outcomes = _record(f"mailgun:{token}", [(recipient, reported[0], "mailgun", reported[1])] if reported else [])
+    if outcomes is None:
+        return "already seen", 200
+    log.info("mailgun webhook: %s for a subscriber: %s", name, outcomes[0] if outcomes else "ignored")
     return "ok", 200
 
 
@@ -115,19 +116,14 @@ def sendgrid() -> tuple[str, int]:
             continue
         name, email = str(event.get("event", "")), str(event.get("email", ""))
         ident = str(event.get("sg_event_id") or hashlib.sha256(repr(sorted(event.items())).encode()).hexdigest())
-        if not subscribers.first_time(ledger(), f"sendgrid:{ident}", _now()):
-            continue
         detail = str(event.get("reason") or event.get("response") or "")
-        if name == "bounce":
-            kind = "soft" if event.get("type") == "blocked" else "hard"
-            outcome = _record(email, kind, "sendgrid", detail)
-        elif name == "spamreport":
-            outcome = _record(email, "complaint", "sendgrid", "marked as spam")
-        elif name in ("unsubscribe", "group_unsubscribe"):
-            outcome = _record(email, "complaint", "sendgrid", "unsubscribed at SendGrid")
-        else:
-            outcome = "ignored"
-        log.info("sendgrid webhook: %s for a subscriber: %s", name, outcome)
+        reported = {"bounce": ("soft" if event.get("type") == "blocked" else "hard", detail),
+                    "spamreport": ("complaint", "marked as spam"),
+                    "unsubscribe": ("complaint", "unsubscribed at SendGrid"),
+                    "group_unsubscribe": ("complaint", "unsubscribed at SendGrid")}.get(name)
+        outcomes = _record(f"sendgrid:{ident}", [(email, reported[0], "sendgrid", reported[1])] if reported else [])
+        if outcomes is not None:
+            log.info("sendgrid webhook: %s for a subscriber: %s", name, outcomes[0] if outcomes else "ignored")
     return "ok", 200
 
 
@@ -152,13 +148,16 @@ def ses() -> tuple[str, int]:
         return _sns_step(lambda: sns.confirm(message["SubscribeURL"], settings()),
                          f"the subscription to {topic} is not confirmed: SNS will try again, or confirm it in the SNS "
                          "console (Subscriptions > Request confirmation)") or _confirmed(topic)
-    if sns.age(message) > MAX_AGE or not subscribers.first_time(ledger(), f"ses:{message['MessageId']}", _now()):
+    if sns.age(message) > MAX_AGE:
         return "already seen", 200
-    if message["Type"] == "UnsubscribeConfirmation":
+    unsubscribed = message["Type"] == "UnsubscribeConfirmation"
+    events = [] if unsubscribed else _ses_events(message["Message"])
+    outcomes = _record(f"ses:{message['MessageId']}", [(email, kind, "ses", detail) for email, kind, detail in events])
+    if outcomes is None:
+        return "already seen", 200
+    if unsubscribed:
         log.info("ses webhook: this address no longer receives %s", topic)
-        return "ok", 200
-    for email, kind, detail in _ses_events(message["Message"]):
-        outcome = _record(email, kind, "ses", detail)
+    for (_email, kind, _detail), outcome in zip(events, outcomes, strict=True):
         log.info("ses webhook: %s for a subscriber: %s", kind, outcome)
     return "ok", 200
 
