@@ -134,7 +134,7 @@ class Dispatcher:
             self._accounts.get(id(channel), (channel.kind, ""))
         hint = f" (this language's own account: the settings ending in _{lang.upper()})" if lang else ""
         self.report.paused[account] = self.settings.redact(str(exc)) + hint
-        log.error("%s: credentials refused; it is paused for this run: %s", account, self.report.paused[account])
+        log.error("%s: %s; it is paused for this run: %s", account, exc.what, self.report.paused[account])
 
     # --- posts ----------------------------------------------------------------------------------------
 

@@ -72,7 +72,7 @@ def _check(settings: Settings, kind: str, backend: str, label: str) -> Finding:
             return Finding(label, backend, True, "off: nothing is sent")
         return Finding(label, backend, True, channel.check())
     except ChannelAuthError as exc:
-        return Finding(label, backend, False, f"credentials refused: {exc}", fix)
+        return Finding(label, backend, False, f"{exc.what}: {exc}", fix)
     except TransientChannelError as exc:
         return Finding(label, backend, False, f"cannot reach the server: {exc}",
                        "check the address and the network, then try again")

@@ -54,7 +54,12 @@ class FinalChannelError(ChannelError):
 
 
 class ChannelAuthError(FinalChannelError):
-    """Credentials rejected: the channel stops for the rest of the run."""
+    """Credentials rejected, or the account stopped from sending: the channel stops for the rest of the run. `what`
+    says which, as `bot doctor` and the logs name it."""
+
+    def __init__(self, message: str = "", what: str = "credentials refused") -> None:
+        super().__init__(message)
+        self.what = what
 
 
 def quoted(value: str) -> str:

@@ -199,12 +199,14 @@ def test_without_any_credentials_the_channel_says_where_they_come_from(configure
 
 
 def test_a_used_up_daily_quota_or_paused_sending_pauses_the_channel(configure: Callable[..., Settings],
-                                                                    fast: SesApi) -> None:
+                                                                    fast: SesApi,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
     settings = configure()
     ids = add_subscribers(settings, 6)
     fast.answer_next(400, "LimitExceededException", "Daily message quota exceeded.")
     report = run_once(settings, SLOT)
     assert "daily sending quota is used up" in report.paused["email"] and report.emails_failed == 0
+    assert "email: sending stopped; it is paused for this run" in caplog.text  # not its credentials: a quota
     # The refused one waits; what other connections had in hand when the channel paused went on.
     statuses = [d.status for d in email_deliveries(settings)]
     assert statuses.count("pending") >= 1 and statuses.count("sent") == len(fast.received) <= CONNECTIONS - 1
@@ -329,6 +331,7 @@ def test_doctor_says_the_quota_in_words_and_what_to_fix(configure: Callable[...,
     ses.enabled, ses.enforcement = False, "SHUTDOWN"
     shown = doctor(settings, ses)
     assert shown.exit_code == 1 and "AWS has shut down sending for the account in eu-west-1" in shown.output
+    assert "credentials refused" not in shown.output
     assert ses.received == [] and "SendEmail" not in ses.operations  # read-only
     assert ACCESS_SECRET not in shown.output and ses.problems == []
 

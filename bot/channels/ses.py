@@ -59,6 +59,8 @@ _SESSION: list[Any] = []
 _SESSION_LOCK = threading.Lock()
 
 
+STOPPED = "sending stopped"  # the account may not send now: a quota, a pause, an identity, a setting
+
 class _Unreachable(TransientChannelError):
     """SES could not be reached, or did not answer: nothing of the batch can go now."""
 
@@ -172,7 +174,7 @@ class SesChannel:
         except FinalChannelError as exc:
             raise ChannelAuthError(f"{WHAT}: cannot read the account's sending quota: {exc}") from None
         if not quota.enabled:
-            raise ChannelAuthError(f"{WHAT}: {self._disabled(quota)}")
+            raise ChannelAuthError(f"{WHAT}: {self._disabled(quota)}", what=STOPPED)
 
     def _disabled(self, quota: Quota) -> str:
         if quota.enforcement == "SHUTDOWN":
@@ -224,7 +226,9 @@ class SesChannel:
         status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         stopping = self._stopping(code, said)
         if stopping:
-            return ChannelAuthError(self.settings.redact(f"{WHAT}: {stopping}"))
+            refused = code in REFUSED_KEYS or code in DENIED
+            return ChannelAuthError(self.settings.redact(f"{WHAT}: {stopping}"),
+                                    what="credentials refused" if refused else STOPPED)
         words = self.settings.redact(excerpt(f"{WHAT}: {code or f'HTTP {status}'}" + (f": {said}" if said else "")))
         lowered = said.lower()
         about_rate = code == "LimitExceededException" and any(w in lowered for w in ("rate", "throttl", "second"))
