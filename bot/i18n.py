@@ -70,13 +70,3 @@ def language_name(code: str, in_lang: str | None = None, running: bool = False) 
     `running`: as written inside a sentence, where French and Spanish write it in lower case (en anglais)."""
     name = _locale(in_lang or code).languages.get(code) or code
     return name if running else name[:1].upper() + name[1:]
-
-
-def best_match(accept_language: Sequence[tuple[str, float]], languages: Sequence[str]) -> str:
-    """The first of `languages` the browser asks for (Accept-Language, best first: fr-CH counts as fr); else the
-    default, the first of `languages`."""
-    for value, _quality in sorted(accept_language, key=lambda pair: -pair[1]):
-        code = value.split("-")[0].split("_")[0].strip().lower()
-        if code in languages:
-            return code
-    return languages[0]

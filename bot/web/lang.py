@@ -74,9 +74,11 @@ def explicit() -> str | None:
 
 
 def _browser() -> str:
-    # q=0 means "not this one" (RFC 9110); best_match would otherwise take it like any other.
-    asked = [(value, quality) for value, quality in request.accept_languages if quality > 0]
-    return i18n.best_match(asked, _languages())
+    """The first of BOT_LANGUAGES the browser asks for (Werkzeug's matching: fr-CH is fr, q=0 is "not this one"),
+    else the default."""
+    languages = _languages()
+    found: str = request.accept_languages.best_match(languages, default=languages[0])
+    return found
 
 
 def current() -> str:
