@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from . import alerts, mail, private, queue, signing, social
+from . import alerts, i18n, mail, private, queue, signing, social
 from .approval import Gate
 from .channels import Channels, OutgoingMail, Sent
 from .clock import from_utc_iso, human_duration, next_slot, previous_slot, slots_between
@@ -124,10 +124,18 @@ def too_old(item: Item, slot: datetime, settings: Settings) -> bool:
     return slot - item.publish_at > settings.max_item_age
 
 
+def unread(item: Item, settings: Settings) -> bool:
+    """In no language's version of an edition: with BOT_TRANSLATION_FALLBACK=skip, an item written in a language
+    BOT_LANGUAGES does not list and translated into none it lists."""
+    return settings.translation_fallback == "skip" and not set(item.languages(settings.language)) & \
+        set(settings.languages)
+
+
 def fresh_for_edition(items: Iterable[Item], slot: datetime, settings: Settings) -> list[Item]:
-    """`items` without those too old for an edition at `slot`: every plan of an edition (a run, `bot newsletter
-    send`, a test copy, `bot status`, `bot preview`) applies it, so none shows an item no run would send."""
-    return [i for i in items if not too_old(i, slot, settings)]
+    """`items` without those too old for an edition at `slot`, and those no version of it would show: every plan of
+    an edition (a run, `bot newsletter send`, a test copy, `bot status`, `bot preview`) applies it, so none shows an
+    item no run would send."""
+    return [i for i in items if not too_old(i, slot, settings) and not unread(i, settings)]
 
 
 def stale_reason(item: Item, slot: datetime, settings: Settings) -> str:
@@ -142,9 +150,13 @@ def _age(delta: timedelta) -> str:
 
 def keep_out_stale(ledger: Ledger, items: list[Item], slot: datetime, settings: Settings, report: RunReport,
                    now: datetime) -> list[Item]:
-    """The items fit for an edition at `slot`. Each one too old is recorded as missed for the newsletter and put
-    in this run's report the first time only; it never goes out (unless its publish_at is moved)."""
+    """The items fit for an edition at `slot`. Each one too old, or in no language's version, is recorded as missed
+    for the newsletter and put in this run's report the first time only; it never goes out (unless its publish_at
+    is moved, or a translation is added)."""
     old = [(i.id, stale_reason(i, slot, settings)) for i in items if too_old(i, slot, settings)]
+    old += [(i.id, f"it is written in {i18n.language_name(i.own_language(settings.language), 'en')}, which "
+                   f"BOT_LANGUAGES does not list, and translated into none of its languages "
+                   "(BOT_TRANSLATION_FALLBACK is skip)") for i in items if unread(i, settings)]
     if old:
         first_time = set(stale_book.record(ledger, old, now))
         report.stale += [(item_id, why) for item_id, why in old if item_id in first_time]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -139,6 +139,24 @@ def test_a_language_with_nothing_to_read_gets_no_edition_under_skip(make_setting
     said = capsys.readouterr().out
     assert "edition 1: no version in French and Spanish (no item is translated into them, and " \
            "BOT_TRANSLATION_FALLBACK is skip): their subscribers get nothing this time" in said
+
+
+def test_under_skip_an_item_in_no_listed_language_is_kept_out_and_said(make_settings: Callable[..., Settings],
+                                                                        write_item: Callable[..., Path]) -> None:
+    week = make_settings(BOT_TRANSLATION_FALLBACK="skip", BOT_LANGUAGES="en,fr")
+    german = write_item("rat", "title: Der Rat nimmt die Resolution an\ndate: 2019-07-12\nsummary: Angenommen.\n"
+                               "publish_at: 2019-07-12T09:00\nchannels: [email]\nlang: de\n")
+    subscribe(week, {"en": ["en1@example.org"], "fr": ["fr1@example.org"]})
+    report = run_once(week, FRIDAY)
+    assert not report.editions and report.stale == [(
+        "rat", "it is written in German, which BOT_LANGUAGES does not list, and translated into none of its "
+               "languages (BOT_TRANSLATION_FALLBACK is skip)")]
+    assert not run_once(week, FRIDAY + timedelta(minutes=1)).stale  # said once
+    # Translated into French, it goes to the French readers in the next edition.
+    german.with_name("rat.fr.md").write_text("---\ntitle: Le Conseil adopte la résolution\nsummary: Adoptée.\n---\n",
+                                            encoding="utf-8")
+    report = run_once(week, FRIDAY + timedelta(days=7))
+    assert report.emails_sent == 1 and sorted(received(week)) == ["fr1@example.org"]
 
 
 def test_a_language_no_longer_listed_and_the_unchosen_get_the_default(make_settings: Callable[..., Settings],
