@@ -115,13 +115,13 @@ class Dispatcher:
     def _channel(self, kind: str, lang: str = "") -> Channel | None:
         """The channel of `kind` for `lang`'s account, unless that account is paused for this run: one language's
         refused token (MASTODON_ACCESS_TOKEN_FR) holds back that account alone, not the platform's others."""
-        own = platform_languages.settings_for(self.settings, kind, lang) is not None
-        account = f"{kind} in {i18n.language_name(lang, 'en')}" if own else kind
+        own = self.channels.account(kind, lang)
+        account = f"{kind} in {i18n.language_name(own, 'en')}" if own else kind
         if account in self.report.paused:
             return None
         channel = self.channels.get(kind, lang)
         if channel is not None:
-            self._accounts[id(channel)] = (account, lang if own else "")
+            self._accounts[id(channel)] = (account, own)
         return channel
 
     def _account(self, channel: Channel) -> str:

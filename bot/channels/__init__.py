@@ -242,11 +242,18 @@ class Channels:
         its own for it (MASTODON_ACCESS_TOKEN_FR), else the one account's, the same channel as without `lang`."""
         from ..platform_languages import settings_for
 
-        own = settings_for(self.settings, kind, lang)
-        key = (kind, lang if own is not None else "")
+        key = (kind, self.account(kind, lang))
         if key not in self.opened:
+            own = settings_for(self.settings, kind, key[1]) if key[1] else None
             self.opened[key] = open_channel(own or self.settings, kind)
         return self.opened[key]
+
+    def account(self, kind: str, lang: str = "") -> str:
+        """The language of the account a post of `kind` in `lang` goes through: `lang` where the platform has settings
+        of its own for it, else '' (the one account)."""
+        from ..platform_languages import accounts
+
+        return lang if lang and lang in accounts(self.settings, kind) else ""
 
     def enabled(self, kind: str) -> bool:
         return backend_name(self.settings, kind) != "off"
